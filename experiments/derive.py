@@ -1,0 +1,21 @@
+"""Derive the genotype of a finished or interrupted search:
+``python experiments/derive.py run=<search output folder or checkpoint.pt> [out=<folder>]``."""
+import hydra
+from omegaconf import DictConfig
+
+from supernet.config import register_configs
+from supernet.derive import derive_run
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="derive")
+def main(cfg: DictConfig) -> None:
+    genotype, files = derive_run(cfg.run, cfg.out)
+    print(f"normal: {genotype.normal.nodes}\nreduce: {genotype.reduce.nodes}")
+    for name, path in files.items():
+        print(f"  {name:9s} {path.resolve()}")
+
+
+if __name__ == "__main__":
+    main()

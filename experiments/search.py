@@ -1,0 +1,23 @@
+"""Run a search: ``python experiments/search.py [data=... space=... strategy=... key=value]``."""
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from supernet.config import register_configs
+from supernet.search import run_search
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="search")
+def main(cfg: DictConfig) -> None:
+    result = run_search(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
+    print(f"\nsearch finished: {result.out_dir.resolve()}")
+    for name, path in result.files.items():
+        print(f"  {name:9s} {path.resolve()}")
+
+
+if __name__ == "__main__":
+    main()

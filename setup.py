@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="supernet",
+    version="0.1.0",
+    description="Hardware-aware one-shot neural architecture search: binarized path gates, "
+                "shared weights, latency lookup tables, derive-and-retrain of NASNet-style cells",
+    packages=find_packages(include=["supernet", "supernet.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.2,<3",
+        "torchvision>=0.17,<1",
+        "timm>=1.0,<2",
+        "numpy>=1.24,<3",
+        "hydra-core>=1.3,<1.4",
+        "omegaconf>=2.3,<2.4",
+        "pyyaml>=6,<7",
+        "scikit-learn>=1.3,<2",
+        "matplotlib>=3.7,<4",
+        "tqdm>=4.60,<5",
+    ],
+    extras_require={"dev": ["pytest>=7,<10", "pytest-xdist>=3,<4"]},
+)

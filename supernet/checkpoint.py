@@ -1,0 +1,42 @@
+"""Checkpoints: written atomically (a crash never leaves half a file), read with
+``weights_only=True`` (no pickle code runs), validated so a wrong file says what it is."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "supernet.checkpoint/v1"
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": FORMAT, **state}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint there; give the run folder of a search "
+                              "(it holds checkpoint.pt) or the checkpoint file itself")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for truncated / foreign files
+        raise CheckpointError(f"{path}: cannot be read as a checkpoint ({type(e).__name__}: {e}). "
+                              "It is corrupted or not a supernet checkpoint; the run's genotype.json "
+                              "and metrics.csv are untouched, and a new run can start from scratch") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a {FORMAT} checkpoint")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    return state

@@ -1,0 +1,104 @@
+"""Structured configs: every option has a type and a default, so a wrong hydra override
+fails when the config is composed, not an hour into a search.
+
+The dataclasses are registered in hydra's ConfigStore as ``<group>/base_<group>`` schemas; the
+yaml files in ``conf/<group>/`` extend them.  Library functions take these dataclasses (or any
+object with the same attributes), never the command line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+
+DARTS_OPS = [
+    "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
+    "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
+]
+NASNET_OPS = [
+    "skip_connect", "conv_1x3_3x1", "conv_1x7_7x1", "dil_conv_3x3", "avg_pool_3x3",
+    "max_pool_3x3", "max_pool_5x5", "max_pool_7x7", "conv_1x1", "conv_3x3",
+    "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7",
+]
+
+
+@dataclass
+class DataConfig:
+    """Which data set and how to split it.  ``digits`` ships with scikit-learn (offline)."""
+    name: str = "digits"            # digits | cifar10 | cifar100 | imagefolder
+    root: str = "data"              # where the data set lives (or is downloaded to)
+    download: bool = False          # torchvision download when the files are missing
+    image_size: int = 16            # digits are upsampled to this; imagefolder resizes to it
+    train_portion: float = 0.5      # search: fraction of the training set used for weights
+    batch_size: int = 32
+    num_workers: int = 0
+    cutout: int = 0                 # cutout length in pixels (0: off)
+    limit: int = 0                  # use only the first N training images (0: all)
+
+
+@dataclass
+class SpaceConfig:
+    """The NASNet/DARTS cell space and the macro network that stacks its cells."""
+    name: str = "nasnet_cell"
+    nodes: int = 4                  # B: intermediate nodes per cell
+    ops: List[str] = field(default_factory=lambda: list(DARTS_OPS))
+    layers: int = 5                 # cells; reductions at 1/3 and 2/3 of the depth
+    init_channels: int = 8
+    stem_multiplier: int = 3
+
+
+@dataclass
+class StrategyConfig:
+    """How alpha is updated and how gates are sampled."""
+    name: str = "proxyless"
+    mode: str = "two"               # proxyless: two (two-path) | full (all candidates, full_v2)
+    arch_lr: float = 1e-2
+    arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])
+    arch_weight_decay: float = 1e-3
+    init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
+
+
+@dataclass
+class TrainerConfig:
+    """The search loop: weight steps on train, arch steps on val."""
+    epochs: int = 30
+    warmup_epochs: int = 5          # weight steps only
+    lr: float = 0.05
+    lr_min: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    device: str = "cpu"
+    threads: int = 0                # torch.set_num_threads (0: leave as is)
+    progress: bool = True
+
+
+@dataclass
+class SearchConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    seed: int = 0
+    resume: bool = False
+
+
+@dataclass
+class DeriveConfig:
+    run: str = "???"                # a search output folder or a checkpoint file
+    out: Optional[str] = None       # where to write; default: the run folder
+
+
+GROUPS: dict[str, Any] = {
+    "data": DataConfig, "space": SpaceConfig, "strategy": StrategyConfig, "trainer": TrainerConfig,
+}
+
+
+def register_configs() -> None:
+    """Register the schemas with hydra (idempotent; the experiments call it before main)."""
+    cs = ConfigStore.instance()
+    for group, node in GROUPS.items():
+        cs.store(group=group, name=f"base_{group}", node=node)
+    cs.store(name="base_search", node=SearchConfig)
+    cs.store(name="base_derive", node=DeriveConfig)

@@ -1,0 +1,158 @@
+"""The candidate-op registry: every op registered once by name, built from
+``(C_in, C_out, stride, affine)``.  NASNet's 13 ops and DARTS's 8 live here; a new op is one
+``@register_op`` function.  ``none`` is registered so that genotypes and the DARTS relaxation
+can name it, but a binarized gate that samples it computes nothing.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+OpBuilder = Callable[[int, int, int, bool], nn.Module]
+OPS: dict[str, OpBuilder] = {}
+
+
+def register_op(name: str) -> Callable[[OpBuilder], OpBuilder]:
+    def deco(fn: OpBuilder) -> OpBuilder:
+        if name in OPS:
+            raise ValueError(f"op {name!r} is already registered")
+        OPS[name] = fn
+        return fn
+    return deco
+
+
+def build_op(name: str, C_in: int, C_out: int, stride: int, affine: bool = True) -> nn.Module:
+    try:
+        builder = OPS[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; registered ops: {', '.join(sorted(OPS))}") from None
+    return builder(C_in, C_out, stride, affine)
+
+
+def check_ops(names: list[str]) -> None:
+    unknown = [n for n in names if n not in OPS]
+    if unknown:
+        raise ValueError(f"unknown op(s) {unknown} in space.ops; registered ops: {', '.join(sorted(OPS))}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"space.ops lists an op twice: {names}")
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, C_in, C_out, kernel, stride, padding, affine=True, dilation=1):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel, stride, padding, dilation=dilation, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Halves the spatial size with two offset stride-2 1x1 convs (NASNet/DARTS)."""
+
+    def __init__(self, C_in, C_out, affine=True):
+        super().__init__()
+        if C_out % 2:
+            raise ValueError(f"FactorizedReduce needs an even C_out, got {C_out}")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine)
+
+    def forward(self, x):
+        x = self.relu(x)
+        y = x[:, :, 1:, 1:]
+        if x.shape[-1] % 2:  # odd sizes: pad the shifted branch so both halves align
+            y = nn.functional.pad(y, (0, 1, 0, 1))
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(y)], dim=1))
+
+
+class SepConv(nn.Sequential):
+    """DARTS's separable conv: two stacked ReLU-depthwise-pointwise-BN units."""
+
+    def __init__(self, C_in, C_out, kernel, stride, affine=True):
+        pad = kernel // 2
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel, stride, pad, groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_in, 1, bias=False),
+            nn.BatchNorm2d(C_in, affine=affine),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel, 1, pad, groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_out, 1, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    def __init__(self, C_in, C_out, kernel, stride, dilation, affine=True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel, stride, dilation * (kernel // 2), dilation=dilation,
+                      groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_out, 1, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class FactorizedConv(nn.Sequential):
+    """NASNet's 1xk then kx1 conv."""
+
+    def __init__(self, C_in, C_out, k, stride, affine=True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, (1, k), (1, stride), (0, k // 2), bias=False),
+            nn.Conv2d(C_in, C_out, (k, 1), (stride, 1), (k // 2, 0), bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class Zero(nn.Module):
+    """The ``none`` op in a weighted mixture: zeros of the output shape."""
+
+    def __init__(self, C_out, stride):
+        super().__init__()
+        self.C_out, self.stride = C_out, stride
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        s = self.stride
+        return x.new_zeros(n, self.C_out, (h + s - 1) // s, (w + s - 1) // s)
+
+
+class Pool(nn.Module):
+    """A pooling op; a 1x1 conv adapts the width when C_in != C_out."""
+
+    def __init__(self, kind, kernel, C_in, C_out, stride, affine):
+        super().__init__()
+        pool_cls = nn.AvgPool2d if kind == "avg" else nn.MaxPool2d
+        kw = {"count_include_pad": False} if kind == "avg" else {}
+        self.pool = pool_cls(kernel, stride=stride, padding=kernel // 2, **kw)
+        self.proj = ReLUConvBN(C_in, C_out, 1, 1, 0, affine) if C_in != C_out else None
+
+    def forward(self, x):
+        x = self.pool(x)
+        return self.proj(x) if self.proj is not None else x
+
+
+register_op("none")(lambda C_in, C_out, stride, affine: Zero(C_out, stride))
+
+
+@register_op("skip_connect")
+def _skip(C_in, C_out, stride, affine):
+    if stride == 2:
+        return FactorizedReduce(C_in, C_out, affine)
+    return nn.Identity() if C_in == C_out else ReLUConvBN(C_in, C_out, 1, 1, 0, affine)
+
+
+for _k in (3, 5, 7):
+    register_op(f"max_pool_{_k}x{_k}")(lambda C_in, C_out, s, a, k=_k: Pool("max", k, C_in, C_out, s, a))
+    register_op(f"sep_conv_{_k}x{_k}")(lambda C_in, C_out, s, a, k=_k: SepConv(C_in, C_out, k, s, a))
+for _k in (3, 5):
+    register_op(f"dil_conv_{_k}x{_k}")(lambda C_in, C_out, s, a, k=_k: DilConv(C_in, C_out, k, s, 2, a))
+for _k in (3, 7):
+    register_op(f"conv_1x{_k}_{_k}x1")(lambda C_in, C_out, s, a, k=_k: FactorizedConv(C_in, C_out, k, s, a))
+register_op("avg_pool_3x3")(lambda C_in, C_out, s, a: Pool("avg", 3, C_in, C_out, s, a))
+register_op("conv_1x1")(lambda C_in, C_out, s, a: ReLUConvBN(C_in, C_out, 1, s, 0, a))
+register_op("conv_3x3")(lambda C_in, C_out, s, a: ReLUConvBN(C_in, C_out, 3, s, 1, a))

@@ -1,0 +1,191 @@
+"""The search loop: weight steps on the train split, arch steps on the val split, a
+checkpoint after every epoch, then derive.
+
+Resume is exact: the checkpoint holds weights, alphas, both optimizers, the schedule, the
+RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import SearchConfig
+from .data import DataInfo, build_search_data, make_loader
+from .derive import write_outputs
+from .gates import Gate
+from .genotype import Genotype
+from .search_network import SearchNetwork
+from .space import CellSpace
+from .strategies import Strategy, build_strategy
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclass
+class SearchResult:
+    out_dir: Path
+    genotype: Genotype
+    metrics: list[dict[str, float]]
+    files: dict[str, Path]
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+
+
+def config_from_dict(d: dict[str, Any]) -> SearchConfig:
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SearchConfig), d))
+
+
+def build_space_and_strategy(cfg: SearchConfig) -> tuple[CellSpace, Strategy]:
+    space = CellSpace(cfg.space.nodes, cfg.space.ops)
+    return space, build_strategy(space, cfg.strategy)
+
+
+def build_supernet(cfg: SearchConfig, space: CellSpace, info: DataInfo) -> SearchNetwork:
+    s = cfg.space
+    return SearchNetwork(space, info.in_channels, info.num_classes, s.layers, s.init_channels, s.stem_multiplier)
+
+
+def _check_finite(loss: torch.Tensor, what: str, epoch: int, step: int, ckpt: Path) -> None:
+    if not torch.isfinite(loss):
+        kept = f"the last good checkpoint {ckpt} is kept" if ckpt.exists() else "no epoch had finished yet"
+        raise NonFiniteLossError(
+            f"{what} loss is {loss.item()} at epoch {epoch + 1}, step {step}; {kept}. Lower "
+            "trainer.lr or strategy.arch_lr, or tighten trainer.grad_clip, then run again with resume=true")
+
+
+@torch.no_grad()
+def evaluate(net: SearchNetwork, loader, gates, device) -> float:
+    """Accuracy of one child (``gates``) with batch statistics, as during search."""
+    correct = total = 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        correct += (net(x, gates).argmax(1) == y).sum().item()
+        total += len(y)
+    return correct / max(total, 1)
+
+
+def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
+               data: tuple[Dataset, Dataset, DataInfo] | None = None) -> SearchResult:
+    """Search with ``cfg``; ``data`` = (train split, val split, info) replaces the configured
+    data set (for your own data)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "checkpoint.pt"
+    tr = cfg.trainer
+    if tr.threads:
+        torch.set_num_threads(tr.threads)
+    if tr.warmup_epochs > tr.epochs:
+        raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
+    if ckpt_path.exists() and not cfg.resume:
+        raise FileExistsError(f"{out_dir} already holds a search checkpoint; pass resume=true to continue "
+                              "it, or choose another output folder (hydra.run.dir=...)")
+    if cfg.resume and not ckpt_path.exists():
+        raise FileNotFoundError(f"resume=true but {ckpt_path} does not exist; point hydra.run.dir at "
+                                "the folder of the run to continue")
+    device = torch.device(tr.device)
+    torch.manual_seed(cfg.seed)
+    space, strategy = build_space_and_strategy(cfg)  # config errors before any data loading
+    train_set, val_set, info = data or build_search_data(cfg.data, cfg.seed)
+    strategy.seed(cfg.seed)
+    net = build_supernet(cfg, space, info)
+    net.to(device), strategy.to(device)
+    w_opt = torch.optim.SGD(net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, tr.epochs, eta_min=tr.lr_min)
+    history: list[dict[str, list[float]]] = []
+    metrics: list[dict[str, float]] = []
+    start = 0
+    if cfg.resume:
+        ck = load_checkpoint(ckpt_path, ("epoch", "net", "strategy", "arch_opt", "w_opt", "sched", "rng"))
+        net.load_state_dict(ck["net"])
+        strategy.load_state_dict(ck["strategy"])
+        strategy.optimizer.load_state_dict(ck["arch_opt"])
+        w_opt.load_state_dict(ck["w_opt"])
+        sched.load_state_dict(ck["sched"])
+        torch.set_rng_state(ck["rng"])
+        history, metrics, start = ck["history"], ck["metrics"], ck["epoch"]
+        print(f"resuming {out_dir} after epoch {start}")
+
+    def objective(logits, y):
+        return F.cross_entropy(logits, y)
+
+    loader_gen = torch.Generator()
+    for epoch in range(start, tr.epochs):
+        t0 = time.perf_counter()
+        loader_gen.manual_seed(cfg.seed * 100_003 + epoch)
+        train_loader = make_loader(train_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers)
+        val_loader = make_loader(val_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers)
+        search_arch = epoch >= tr.warmup_epochs
+        sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
+        n = 0
+        net.train()
+        bar = tqdm(zip(train_loader, itertools.cycle(val_loader)), total=len(train_loader),
+                   desc=f"epoch {epoch + 1}/{tr.epochs}" + ("" if search_arch else " (warm-up)"),
+                   disable=not tr.progress, leave=False, dynamic_ncols=True)
+        for step, ((x, y), (xv, yv)) in enumerate(bar):
+            x, y = x.to(device), y.to(device)
+            logits = net(x, strategy.weight_sample())
+            loss = F.cross_entropy(logits, y)
+            _check_finite(loss, "weight", epoch, step, ckpt_path)
+            w_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)
+            w_opt.step()
+            n += 1
+            sums["train_loss"] += loss.item()
+            sums["train_acc"] += (logits.argmax(1) == y).float().mean().item()
+            if search_arch:
+                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective)
+                _check_finite(torch.tensor(out["arch_loss"]), "arch", epoch, step, ckpt_path)
+                for k, v in out.items():
+                    sums[k] += v
+            bar.set_postfix(loss=f"{sums['train_loss'] / n:.3f}", acc=f"{sums['train_acc'] / n:.3f}",
+                            H=f"{strategy.entropy():.3f}")
+        bar.close()
+        sched.step()
+        derived = strategy.derive()
+        derived_gates = {name: Gate(k) for name, k in space.choice_of(derived).items()}
+        row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
+               "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
+        if search_arch:
+            row.update(arch_loss=sums["arch_loss"] / n, arch_acc=sums["arch_acc"] / n)
+        row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device),
+                   alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
+        metrics.append(row)
+        history.append({k: p.detach().cpu().tolist() for k, p in strategy.probabilities().items()})
+        _write_csv(metrics, out_dir / "metrics.csv")
+        save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
+                         "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
+                         "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
+                         "rng": torch.get_rng_state(), "history": history, "metrics": metrics}, ckpt_path)
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+    genotype = strategy.derive()
+    files = write_outputs(genotype, space, history, metrics, out_dir,
+                          strategy=cfg.strategy.name, epochs=len(metrics), seed=cfg.seed)
+    return SearchResult(out_dir, genotype, metrics, files)

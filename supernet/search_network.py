@@ -1,0 +1,97 @@
+"""The supernet over the cell space: one weight bank holds every candidate once, shared by
+every child (ENAS style).
+
+``bank[node][source][op]`` is the module for one (cell, node, source state, op): both slots of
+a node and every child that picks that source and op use it.  The same bank serves binarized
+gates (:meth:`SearchNetwork.forward`: one input and one op per slot, exactly one child) and the
+DARTS relaxation (:meth:`SearchNetwork.forward_mixture`: every source, every op, weighted).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .gates import Gate, apply_gate
+from .macro import CellNetwork, CellSpec, cell_plan, preprocess
+from .ops import build_op
+from .space import SLOTS, CellSpace, decision_name
+
+
+class SearchCell(nn.Module):
+    def __init__(self, space: CellSpace, spec: CellSpec, affine: bool = False):
+        super().__init__()
+        self.kind = "reduce" if spec.reduction else "normal"
+        self.ops = space.ops
+        self.stride = 2 if spec.reduction else 1
+        self.preprocess0, self.preprocess1 = preprocess(spec, affine)
+        self.bank = nn.ModuleList(
+            nn.ModuleList(
+                nn.ModuleDict({op: build_op(op, spec.C, spec.C, self.stride if src < 2 else 1, affine)
+                               for op in space.ops})
+                for src in range(node + 2))
+            for node in range(space.nodes))
+
+    def _run(self, states: list[Tensor], node: int, src: int, op: int) -> Optional[Tensor]:
+        """One candidate path; a `none` op computes nothing."""
+        name = self.ops[op]
+        return None if name == "none" else self.bank[node][src][name](states[src])
+
+    def _slot(self, states, node, in_gate: Gate, op_gate: Gate, zeros) -> Optional[Tensor]:
+        src, op = in_gate.active, op_gate.active
+        out = self._run(states, node, src, op)
+        if in_gate.weights is None and op_gate.weights is None:
+            return out
+        out = zeros() if out is None else out
+        # Re-runs in the backward see the states detached: they only form <dL/dm, o_j>.
+        detached = [s.detach() for s in states]
+        out = apply_gate(out, op_gate, lambda k: self._run(detached, node, src, k))
+        return apply_gate(out, in_gate, lambda j: self._run(detached, node, j, op))
+
+    def _inputs(self, s0, s1):
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        ref, s = states[1], self.stride
+        shape = (ref.shape[0], ref.shape[1], -(-ref.shape[2] // s), -(-ref.shape[3] // s))
+        return states, lambda: ref.new_zeros(shape)
+
+    def forward(self, s0: Tensor, s1: Tensor, gates: Mapping[str, Gate]) -> Tensor:
+        states, zeros = self._inputs(s0, s1)
+        for node in range(len(self.bank)):
+            terms = [self._slot(states, node, gates[decision_name(self.kind, node, slot, "input")],
+                                gates[decision_name(self.kind, node, slot, "op")], zeros)
+                     for slot in SLOTS]
+            terms = [t for t in terms if t is not None]
+            states.append(sum(terms) if terms else zeros())
+        return torch.cat(states[2:], dim=1)
+
+    def forward_mixture(self, s0: Tensor, s1: Tensor, weights: Sequence[Tensor]) -> Tensor:
+        """DARTS relaxation: node = sum over sources j and ops k of weights[node][j, k] * o_jk(h_j)."""
+        states, zeros = self._inputs(s0, s1)
+        for node, w in enumerate(weights):
+            acc = zeros()
+            for src in range(node + 2):
+                for op in range(len(self.ops)):
+                    out = self._run(states, node, src, op)
+                    if out is not None:
+                        acc = acc + w[src, op] * out
+            states.append(acc)
+        return torch.cat(states[2:], dim=1)
+
+
+class SearchNetwork(CellNetwork):
+    """The supernet; ``forward(x, gates)`` runs the child the gates select."""
+
+    def __init__(self, space: CellSpace, in_channels: int, num_classes: int, layers: int = 5,
+                 C: int = 8, stem_multiplier: int = 3):
+        plan = cell_plan(layers, C, stem_multiplier, lambda spec: space.nodes)
+        cells = [SearchCell(space, spec) for spec in plan]
+        super().__init__(in_channels, num_classes, C, stem_multiplier, cells, space.nodes * plan[-1].C)
+        self.space = space
+
+    def forward(self, x: Tensor, gates: Mapping[str, Gate]) -> Tensor:
+        return self.run_cells(x, lambda cell, s0, s1: cell(s0, s1, gates))
+
+    def forward_mixture(self, x: Tensor, weights: Mapping[str, Sequence[Tensor]]) -> Tensor:
+        """``weights[cell_type][node]``: a (node + 2) x len(ops) matrix of mixture weights."""
+        return self.run_cells(x, lambda cell, s0, s1: cell.forward_mixture(s0, s1, weights[cell.kind]))

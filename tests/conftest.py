@@ -1,0 +1,40 @@
+"""Shared small fixtures: everything here runs in seconds on 2 CPU cores."""
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from supernet.config import DataConfig, SearchConfig, SpaceConfig, StrategyConfig, TrainerConfig
+from supernet.data import DataInfo
+
+# Tests run in parallel workers (pytest -n 2 on 2 cores): one thread each, or tiny ops drown
+# in thread hand-offs.
+torch.set_num_threads(1)
+
+
+def tiny_config(**over) -> SearchConfig:
+    """A 3-cell, 2-node supernet on 8x8 inputs: a full search epoch takes well under a second."""
+    cfg = SearchConfig(
+        data=DataConfig(batch_size=16),
+        space=SpaceConfig(nodes=2, ops=["none", "skip_connect", "max_pool_3x3", "sep_conv_3x3"],
+                          layers=3, init_channels=4, stem_multiplier=1),
+        strategy=StrategyConfig(arch_lr=0.05),
+        trainer=TrainerConfig(epochs=3, warmup_epochs=1, progress=False),
+    )
+    for key, value in over.items():
+        group, _, field = key.partition(".")
+        setattr(getattr(cfg, group), field, value) if field else setattr(cfg, group, value)
+    return cfg
+
+
+def blobs(n=96, size=8, classes=3, seed=0):
+    """Class-dependent mean images (the same for every seed) plus noise (seeded)."""
+    means = torch.randn(classes, 1, size, size, generator=torch.Generator().manual_seed(1234))
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = means[y] + 0.5 * torch.randn(n, 1, size, size, generator=g)
+    return TensorDataset(x, y)
+
+
+@pytest.fixture
+def tiny_data():
+    return blobs(96, seed=0), blobs(48, seed=1), DataInfo(in_channels=1, num_classes=3, image_size=8)

@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from supernet.genotype import GenotypeError, genotype_from_dict, load_genotype, save_genotype
+from supernet.space import CellSpace
+
+OPS = ["none", "skip_connect", "sep_conv_3x3", "max_pool_3x3"]
+
+
+def _choice(space, op, src_of):
+    return {d.name: (space.ops.index(op) if d.kind == "op" else src_of(d.node, d.slot)) for d in space.decisions}
+
+
+def test_round_trip_and_space_inverse(tmp_path):
+    space = CellSpace(3, OPS)
+    choice = _choice(space, "sep_conv_3x3", lambda node, slot: node + slot)
+    g = space.genotype(choice)
+    assert g.normal.concat == (2, 3, 4)
+    path = save_genotype(g, tmp_path / "g.json", strategy="proxyless")
+    assert load_genotype(path) == g
+    assert json.loads(path.read_text())["meta"]["strategy"] == "proxyless"
+    assert space.choice_of(g) == choice
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.pop("reduce"), "reduce"),
+    (lambda d: d["normal"]["nodes"][1].pop(), r"normal.nodes\[1\]"),
+    (lambda d: d["normal"]["nodes"][0][1].update(op="conv_9x9"), r"normal.nodes\[0\]\[1\].op: unknown op 'conv_9x9'"),
+    (lambda d: d["reduce"]["nodes"][0][0].update(input=2), r"reduce.nodes\[0\]\[0\].input"),
+    (lambda d: d["normal"].update(concat=[7]), "normal.concat"),
+    (lambda d: d.update(schema="other/v9"), "schema"),
+])
+def test_malformed_genotype_names_the_bad_field(tmp_path, mutate, field):
+    space = CellSpace(2, OPS)
+    d = space.genotype(_choice(space, "skip_connect", lambda node, slot: slot)).to_dict()
+    mutate(d)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(GenotypeError, match=field):
+        load_genotype(path)
+
+
+def test_not_json_and_missing_file(tmp_path):
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(GenotypeError, match="not valid JSON"):
+        load_genotype(tmp_path / "x.json")
+    with pytest.raises(GenotypeError, match="no such genotype file"):
+        load_genotype(tmp_path / "missing.json")
+    with pytest.raises(GenotypeError, match="expected a JSON object"):
+        genotype_from_dict([1, 2])

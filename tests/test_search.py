@@ -1,0 +1,134 @@
+"""The search loop: it finds a clearly best op, resumes exactly, derives from checkpoints, and
+fails loudly (without losing work) on bad input."""
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from conftest import blobs, tiny_config
+from supernet.checkpoint import CheckpointError, load_checkpoint
+from supernet.data import DataInfo
+from supernet.derive import derive_run
+from supernet.genotype import load_genotype
+from supernet.ops import OPS, register_op
+from supernet.search import NonFiniteLossError, run_search
+from supernet.strategies.proxyless import Proxyless
+
+
+class Noise(nn.Module):
+    """An op that destroys its input: noise of the output's shape."""
+
+    def __init__(self, stride):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        return torch.randn_like(x[:, :, ::self.stride, ::self.stride])
+
+
+for _name in ("test_noise_a", "test_noise_b"):
+    if _name not in OPS:
+        register_op(_name)(lambda C_in, C_out, stride, affine: Noise(stride))
+
+
+@pytest.mark.parametrize("mode", ["two", "full"])
+def test_search_derives_the_clearly_best_op(tmp_path, mode):
+    cfg = tiny_config(**{"space.ops": ["test_noise_a", "skip_connect", "test_noise_b"],
+                         "trainer.epochs": 8, "strategy.mode": mode, "strategy.arch_lr": 0.1})
+    data = blobs(192, seed=0), blobs(192, seed=1), DataInfo(1, 3, 8)
+    result = run_search(cfg, tmp_path, data=data)
+    ops = [op for cell in result.genotype.cells().values() for node in cell.nodes for op, _ in node]
+    assert ops.count("skip_connect") >= len(ops) - 1, ops
+    assert result.metrics[-1]["val_acc_derived"] > 0.9
+
+
+def _final_state(out_dir):
+    ck = load_checkpoint(out_dir / "checkpoint.pt")
+    return ck["strategy"], ck["net"], ck["epoch"]
+
+
+def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(tmp_path, tiny_data, monkeypatch):
+    cfg = tiny_config(**{"trainer.epochs": 3})
+    run_search(cfg, tmp_path / "straight", data=tiny_data)
+
+    calls = {"n": 0}
+    original = Proxyless.arch_step
+
+    def dying(self, *args, **kwargs):  # killed mid-way through epoch 3
+        calls["n"] += 1
+        if calls["n"] == 5 + 3:  # epoch 2 has 3 arch steps (48 val / 16); die in epoch 3
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Proxyless, "arch_step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(cfg, tmp_path / "killed", data=tiny_data)
+    assert _final_state(tmp_path / "killed")[2] == 2
+    monkeypatch.setattr(Proxyless, "arch_step", original)
+    cfg.resume = True
+    run_search(cfg, tmp_path / "killed", data=tiny_data)
+
+    a_strategy, a_net, a_epoch = _final_state(tmp_path / "straight")
+    b_strategy, b_net, b_epoch = _final_state(tmp_path / "killed")
+    assert a_epoch == b_epoch == 3
+    for k in a_strategy:
+        if k.startswith("alphas."):
+            assert torch.equal(a_strategy[k], b_strategy[k]), k
+    for k in a_net:
+        assert torch.allclose(a_net[k].float(), b_net[k].float(), atol=1e-6), k
+
+
+def test_derive_from_checkpoint_writes_a_valid_genotype(tmp_path, tiny_data):
+    cfg = tiny_config(**{"trainer.epochs": 2})
+    result = run_search(cfg, tmp_path / "run", data=tiny_data)
+    genotype, files = derive_run(tmp_path / "run" / "checkpoint.pt", tmp_path / "derived")
+    assert genotype == result.genotype
+    loaded = load_genotype(files["genotype"])
+    assert loaded == genotype
+    for cell in loaded.cells().values():
+        assert cell.num_nodes == cfg.space.nodes
+        for i, node in enumerate(cell.nodes):
+            assert len(node) == 2
+            assert all(0 <= src < i + 2 and op != "none" for op, src in node)
+    for key in ("cells", "alphas", "curves"):
+        assert files[key].stat().st_size > 1000
+
+
+def test_existing_checkpoint_is_never_overwritten_without_resume(tmp_path, tiny_data):
+    cfg = tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0})
+    run_search(cfg, tmp_path, data=tiny_data)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(FileExistsError, match="resume=true"):
+        run_search(cfg, tmp_path, data=tiny_data)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+
+
+def test_corrupted_checkpoint_gives_a_clear_error(tmp_path, tiny_data):
+    cfg = tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0})
+    run_search(cfg, tmp_path, data=tiny_data)
+    ckpt = tmp_path / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="corrupted"):
+        derive_run(tmp_path)
+    cfg.resume = True
+    with pytest.raises(CheckpointError, match="corrupted"):
+        run_search(cfg, tmp_path, data=tiny_data)
+    assert (tmp_path / "genotype.json").exists()  # what the run had written is untouched
+
+
+def test_nan_loss_stops_with_a_clear_error(tmp_path, tiny_data):
+    train, val, info = tiny_data
+    x, y = train.tensors
+    bad = TensorDataset(torch.full_like(x, float("nan")), y)
+    with pytest.raises(NonFiniteLossError, match="weight loss is nan at epoch 1.*resume=true"):
+        run_search(tiny_config(), tmp_path, data=(bad, val, info))
+
+
+def test_bad_values_fail_before_training(tmp_path, tiny_data):
+    with pytest.raises(ValueError, match="unknown op"):
+        run_search(tiny_config(**{"space.ops": ["sep_conv_3x3", "conv_9x9"]}), tmp_path, data=tiny_data)
+    with pytest.raises(ValueError, match="strategy.mode"):
+        run_search(tiny_config(**{"strategy.mode": "three"}), tmp_path, data=tiny_data)
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        run_search(tiny_config(**{"trainer.warmup_epochs": 9}), tmp_path, data=tiny_data)
+    assert not (tmp_path / "checkpoint.pt").exists()
