@@ -149,7 +149,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                    disable=not tr.progress, leave=False, dynamic_ncols=True)
         for step, ((x, y), (xv, yv)) in enumerate(bar):
             x, y = x.to(device), y.to(device)
-            logits = net(x, strategy.weight_sample())
+            logits = strategy.weight_forward(net, x)
             loss = F.cross_entropy(logits, y)
             _check_finite(loss, "weight", epoch, step, ckpt_path)
             w_opt.zero_grad(set_to_none=True)

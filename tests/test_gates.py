@@ -128,3 +128,18 @@ def test_full_mode_matches_the_dense_mixture():
     _ce(net.forward_mixture(x, dense), y).backward()
     for k, a in strategy.alphas.items():
         assert torch.allclose(a.grad, fast[k], atol=1e-4, rtol=1e-3), k
+
+
+def test_path_weights_count_the_paths_of_a_one_hot_child():
+    space, _, strategy, _, _ = _setup(nodes=2)
+    genotype = strategy.derive()
+    with torch.no_grad():
+        for name, k in space.choice_of(genotype).items():
+            strategy.alphas[name].fill_(-1e4)[k] = 1e4
+    weights = strategy.path_weights()
+    for cell, cg in genotype.cells().items():
+        for node, (w, slots) in enumerate(zip(weights[cell], cg.nodes)):
+            expected = torch.zeros(node + 2, len(OPS))
+            for op, src in slots:
+                expected[src, OPS.index(op)] += 1
+            assert torch.equal(w, expected)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..gates import Gate
 from ..genotype import Genotype
-from ..space import CellSpace
+from ..space import CELL_TYPES, SLOTS, CellSpace, decision_name
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
 STRATEGIES: dict[str, type["Strategy"]] = {}
@@ -47,6 +47,10 @@ class Strategy(nn.Module):
     def weight_sample(self) -> Mapping[str, Gate]:
         raise NotImplementedError
 
+    def weight_forward(self, net: nn.Module, x: Tensor) -> Tensor:
+        """Logits of the weight step (on the train split): by default one sampled child."""
+        return net(x, self.weight_sample())
+
     def arch_step(self, net: nn.Module, x: Tensor, y: Tensor, objective: Objective) -> dict[str, float]:
         raise NotImplementedError
 
@@ -56,6 +60,17 @@ class Strategy(nn.Module):
 
     def derive(self) -> Genotype:
         raise NotImplementedError
+
+    def path_weights(self) -> dict[str, list[Tensor]]:
+        """Differentiable expected use of every path: ``out[cell][node][src, op]`` is how many
+        times the child runs op ``op`` on state ``src`` in that node (0..2).  The latency term
+        multiplies these with the table, whatever the strategy.  For slot decisions it is
+        sum over slots of p_input[src] * p_op[op]."""
+        probs = self.probabilities()
+        return {cell: [sum(torch.outer(probs[decision_name(cell, n, s, "input")],
+                                       probs[decision_name(cell, n, s, "op")]) for s in SLOTS)
+                       for n in range(self.space.nodes)]
+                for cell in CELL_TYPES}
 
     def entropy(self) -> float:
         with torch.no_grad():
