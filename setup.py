@@ -13,11 +13,15 @@ setup(
         "timm>=1.0,<2",
         "numpy>=1.24,<3",
         "hydra-core>=1.3,<1.4",
+        "hydra-joblib-launcher>=1.2,<1.3",
         "omegaconf>=2.3,<2.4",
         "pyyaml>=6,<7",
         "scikit-learn>=1.3,<2",
         "matplotlib>=3.7,<4",
         "tqdm>=4.60,<5",
     ],
-    extras_require={"dev": ["pytest>=7,<10", "pytest-xdist>=3,<4"]},
+    extras_require={
+        "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4"],
+        "slurm": ["hydra-submitit-launcher>=1.2,<1.3"],
+    },
 )

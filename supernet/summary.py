@@ -1,0 +1,143 @@
+"""Collect a multirun's run folders into one table (CSV + Markdown) and one accuracy-latency
+picture with the Pareto front per hardware target.
+
+Reads only the files the runs wrote (never re-runs anything).  Failed and unfinished runs are
+listed with their status, never dropped.  Hydra stops reporting a sweep at its first failed job,
+so :class:`RunStatusCallback` records every job's outcome in its folder as ``status.json``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.experimental.callback import Callback
+
+from .pareto import pareto_front
+from .plots import plot_accuracy_latency
+
+STATUS_FILE = "status.json"
+COLUMNS = ["run", "status", "hardware", "target_ms", "strategy", "seed", "table_latency_ms",
+           "measured_latency_ms", "val_acc", "params_M", "madds_M", "search_s", "error"]
+
+
+def _get(d: Any, dotted: str, default=None):
+    for key in dotted.split("."):
+        if not isinstance(d, dict) or key not in d:
+            return default
+        d = d[key]
+    return d
+
+
+def _read_metrics(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _num(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def summarize_run(run: Path, root: Path) -> dict[str, Any]:
+    """One row of the summary for the run folder ``run``."""
+    cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text()) or {}
+    metrics = _read_metrics(run / "metrics.csv")
+    genotype_path = run / "genotype.json"
+    meta = json.loads(genotype_path.read_text()).get("meta", {}) if genotype_path.exists() else {}
+    recorded = json.loads((run / STATUS_FILE).read_text()) if (run / STATUS_FILE).exists() else {}
+    epochs = _get(cfg, "trainer.epochs")
+    if recorded.get("status") == "failed":
+        status = "failed"
+    elif genotype_path.exists() and (epochs is None or len(metrics) >= epochs):
+        status = "finished"
+    else:
+        status = "unfinished"
+    last = metrics[-1] if metrics else {}
+    return {
+        "run": str(run.relative_to(root)),
+        "status": status,
+        "hardware": _get(cfg, "hardware.name", "none"),
+        "target_ms": _get(cfg, "latency.target_ms", _get(cfg, "hardware.target_ms")),
+        "strategy": _get(cfg, "strategy.name"),
+        "seed": cfg.get("seed"),
+        "table_latency_ms": meta.get("table_latency_ms"),
+        "measured_latency_ms": meta.get("measured_latency_ms"),
+        "val_acc": _num(last.get("val_acc_derived")),
+        "params_M": meta.get("params_M"),
+        "madds_M": meta.get("madds_M"),
+        "search_s": sum(_num(r.get("seconds")) or 0.0 for r in metrics) or None,
+        "error": recorded.get("error", ""),
+    }
+
+
+def collect_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    root = Path(sweep_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such multirun folder (hydra writes them under multirun/)")
+    runs = sorted(p.parent.parent for p in root.rglob(".hydra/config.yaml") if p.parent.parent != root)
+    if not runs:
+        raise FileNotFoundError(f"{root}: holds no run folders (none has .hydra/config.yaml)")
+    return [summarize_run(run, root) for run in runs]
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def write_summary(rows: list[dict[str, Any]], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """summary.csv, summary.md and accuracy_latency.png (front per hardware target)."""
+    out_dir = Path(out_dir)
+    files = {"csv": out_dir / "summary.csv", "markdown": out_dir / "summary.md"}
+    with files["csv"].open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: _fmt(row[k]) for k in COLUMNS} for row in rows)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(row[k]).replace("|", "/") for k in COLUMNS) + " |" for row in rows]
+    files["markdown"].write_text("\n".join(lines) + "\n")
+    points = [{"latency_ms": r["table_latency_ms"], "accuracy": r["val_acc"], "group": r["hardware"],
+               "label": r["run"]} for r in rows
+              if r["status"] == "finished" and r["table_latency_ms"] is not None and r["val_acc"] is not None]
+    if points:
+        front = []
+        for group in sorted({p["group"] for p in points}):
+            idx = [i for i, p in enumerate(points) if p["group"] == group]
+            front += [idx[j] for j in pareto_front([points[i]["latency_ms"] for i in idx],
+                                                   [points[i]["accuracy"] for i in idx])]
+        files["plot"] = plot_accuracy_latency(points, out_dir / "accuracy_latency.png", front)
+    return files
+
+
+def summarize(sweep_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    rows = collect_runs(sweep_dir)
+    return rows, write_summary(rows, sweep_dir)
+
+
+class RunStatusCallback(Callback):
+    """Writes ``status.json`` (completed / failed with the error) into every job's folder."""
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        out = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
+        status = {"status": job_return.status.name.lower()}
+        if status["status"] == "failed":
+            status["error"] = f"{type(job_return._return_value).__name__}: {job_return._return_value}"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / STATUS_FILE).write_text(json.dumps(status) + "\n")
+
+
+class SummaryCallback(Callback):
+    """At the end of a multirun whose jobs all succeeded, summarize it in its sweep folder."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        rows, files = summarize(config.hydra.sweep.dir)
+        print(f"summary of {len(rows)} runs: " + ", ".join(str(p) for p in files.values()))

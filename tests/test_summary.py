@@ -1,0 +1,59 @@
+"""The multirun summary: every run listed (failed and unfinished too), one picture."""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from supernet.summary import collect_runs, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["trainer.epochs=1", "trainer.warmup_epochs=0", "data.limit=120", "data.image_size=8",
+        "space.layers=3", "space.init_channels=4", "trainer.progress=false"]
+
+
+def _fake_run(root: Path, name: str, hardware: str, latency: float | None, acc: float, epochs=2, done=2):
+    run = root / name
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text(
+        f"seed: 0\nhardware: {{name: {hardware}}}\nlatency: {{target_ms: 5.0}}\n"
+        f"strategy: {{name: proxyless}}\ntrainer: {{epochs: {epochs}}}\n")
+    with (run / "metrics.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, ["epoch", "val_acc_derived", "seconds"])
+        w.writeheader()
+        w.writerows({"epoch": e + 1, "val_acc_derived": acc, "seconds": 1.5} for e in range(done))
+    if done == epochs:
+        (run / "genotype.json").write_text(json.dumps({"meta": {"table_latency_ms": latency}}))
+
+
+def test_summary_of_hand_made_runs(tmp_path):
+    _fake_run(tmp_path, "0", "cpu", 4.0, 0.80)
+    _fake_run(tmp_path, "1", "cpu", 6.0, 0.85)
+    _fake_run(tmp_path, "2", "cpu", 7.0, 0.84)     # dominated by run 1
+    _fake_run(tmp_path, "3", "gpu", 2.0, 0.70)
+    _fake_run(tmp_path, "4", "cpu", None, 0.5, epochs=3, done=1)   # killed after one epoch
+    rows, files = summarize(tmp_path)
+    assert [r["status"] for r in rows] == ["finished"] * 4 + ["unfinished"]
+    assert rows[1]["table_latency_ms"] == 6.0 and rows[1]["val_acc"] == 0.85
+    assert rows[0]["search_s"] == 3.0 and rows[3]["hardware"] == "gpu"
+    table = files["markdown"].read_text()
+    assert table.count("\n") == 2 + 5 and "unfinished" in table
+    assert files["plot"].stat().st_size > 5000
+
+
+def test_parallel_multirun_with_a_failed_run_is_summarized(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, str(ROOT / "experiments" / "search.py"), "-m", *FAST,
+                          "space.nodes=1,0", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                          f"hydra.sweep.dir={tmp_path}"],
+                         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert res.returncode != 0                       # hydra reports the failed job...
+    res = subprocess.run([sys.executable, str(ROOT / "experiments" / "summarize.py"), str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = collect_runs(tmp_path)                    # ...and the summary lists both runs
+    assert sorted(r["status"] for r in rows) == ["failed", "finished"]
+    failed = next(r for r in rows if r["status"] == "failed")
+    assert "space.nodes" in failed["error"]
+    assert "1 of 2 runs did not finish" in res.stdout
