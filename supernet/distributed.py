@@ -1,0 +1,121 @@
+"""Data-parallel search on torch.distributed (started by torchrun): one search, one
+architecture.
+
+Every rank holds the same weights and alphas and samples the same child in every step (the
+strategy's generator is seeded identically and called identically); the batch is split by a
+DistributedSampler; weight gradients are averaged by DDP and architecture gradients by hooks;
+batch-norm statistics are computed over the global batch (torch's SyncBatchNorm on GPUs, the
+small all-reduce version below on CPUs, where SyncBatchNorm does not run), so N processes
+compute what one process does with the same global batch.  Only rank 0 writes files.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+def init_world(device: torch.device) -> World:
+    """Join the process group torchrun describes in the environment (a single process: no-op)."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return World(dist.get_rank(), dist.get_world_size())
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks; its gradient is again the sum of the ranks' gradients."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm over the batch of every rank (CPU stand-in for SyncBatchNorm; needs the same
+    per-rank batch size).  Outside a process group it is a plain BatchNorm2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        dims = (0, 2, 3)
+        local = torch.stack([x.sum(dims), (x * x).sum(dims)])
+        total = _AllReduceSum.apply(local)
+        count = x.numel() // x.shape[1] * dist.get_world_size()
+        mean = total[0] / count
+        var = total[1] / count - mean * mean
+        if self.track_running_stats:
+            with torch.no_grad():
+                m = self.momentum
+                self.running_mean.mul_(1 - m).add_(m * mean)
+                self.running_var.mul_(1 - m).add_(m * var * count / (count - 1))
+                self.num_batches_tracked += 1
+        y = (x - mean[None, :, None, None]) * torch.rsqrt(var + self.eps)[None, :, None, None]
+        if self.affine:
+            y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
+        return y
+
+
+def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
+    """Swap every BatchNorm2d for its global-batch version, keeping parameters and buffers."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if type(child) is nn.BatchNorm2d:
+            new = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine,
+                                    child.track_running_stats)
+            new.load_state_dict(child.state_dict())
+            setattr(module, name, new)
+        else:
+            convert_batchnorm(child, device)
+    return module
+
+
+def average_gradients(params) -> None:
+    """Average these parameters' gradients over the ranks as autograd computes them (also
+    inside ``torch.autograd.grad``), so every rank's arch optimizer takes the same step."""
+    size = dist.get_world_size()
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad / size
+
+    for p in params:
+        p.register_hook(hook)
+
+
+def all_reduce_sum(values: dict[str, float], world: World) -> dict[str, float]:
+    """Sum per-rank metrics (counts, sums of losses) so that rank 0 reports the global ones."""
+    if not world.distributed or not values:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64)
+    dist.all_reduce(t)
+    return dict(zip(values, t.tolist()))
