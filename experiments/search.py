@@ -14,9 +14,10 @@ register_configs()
 @hydra.main(version_base="1.3", config_path="../conf", config_name="search")
 def main(cfg: DictConfig) -> None:
     result = run_search(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
-    print(f"\nsearch finished: {result.out_dir.resolve()}")
-    for name, path in result.files.items():
-        print(f"  {name:9s} {path.resolve()}")
+    if result.files:  # under torchrun only rank 0 writes (and reports)
+        print(f"\nsearch finished: {result.out_dir.resolve()}")
+        for name, path in result.files.items():
+            print(f"  {name:9s} {path.resolve()}")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
-from torch.utils.data import Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SearchConfig
-from .data import DataInfo, build_search_data, make_loader
+from .data import DataInfo, build_search_data
 from .derive import write_outputs
+from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
 from .gates import Gate
 from .genotype import Genotype
 from .search_network import SearchNetwork
@@ -40,7 +42,9 @@ class SearchResult:
     out_dir: Path
     genotype: Genotype
     metrics: list[dict[str, float]]
-    files: dict[str, Path]
+    files: dict[str, Path]           # empty on ranks other than 0
+    net: SearchNetwork
+    strategy: Strategy
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -70,14 +74,28 @@ def _check_finite(loss: torch.Tensor, what: str, epoch: int, step: int, ckpt: Pa
 
 
 @torch.no_grad()
-def evaluate(net: SearchNetwork, loader, gates, device) -> float:
-    """Accuracy of one child (``gates``) with batch statistics, as during search."""
+def evaluate(net: SearchNetwork, loader, gates, device, world: World = World()) -> float:
+    """Accuracy of one child (``gates``) with batch statistics, as during search, over the
+    shards of every rank."""
     correct = total = 0
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         correct += (net(x, gates).argmax(1) == y).sum().item()
         total += len(y)
-    return correct / max(total, 1)
+    counts = all_reduce_sum({"correct": correct, "total": total}, world)
+    return counts["correct"] / max(counts["total"], 1)
+
+
+def search_loader(dataset: Dataset, cfg: SearchConfig, world: World, epoch: int) -> DataLoader:
+    """This rank's share of every global batch of ``data.batch_size``: the same permutation on
+    every rank (seeded by seed and epoch), so N processes see what one process sees."""
+    if cfg.data.batch_size % world.size:
+        raise ValueError(f"data.batch_size ({cfg.data.batch_size}) must be divisible by the number "
+                         f"of processes ({world.size})")
+    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=cfg.seed)
+    sampler.set_epoch(epoch)
+    return DataLoader(dataset, batch_size=cfg.data.batch_size // world.size, sampler=sampler,
+                      num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
 
 
 def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
@@ -93,9 +111,17 @@ def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
 def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                data: tuple[Dataset, Dataset, DataInfo] | None = None) -> SearchResult:
     """Search with ``cfg``; ``data`` = (train split, val split, info) replaces the configured
-    data set (for your own data)."""
+    data set (for your own data).  Under torchrun every rank calls it; rank 0's ``out_dir``
+    is the run's folder and only rank 0 writes."""
+    device = torch.device(cfg.trainer.device)
+    world = init_world(device)
+    if world.distributed:
+        shared = [str(out_dir)]
+        torch.distributed.broadcast_object_list(shared, src=0)
+        out_dir = shared[0]
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if world.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
     tr = cfg.trainer
     if tr.threads:
@@ -108,13 +134,18 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
     if cfg.resume and not ckpt_path.exists():
         raise FileNotFoundError(f"resume=true but {ckpt_path} does not exist; point hydra.run.dir at "
                                 "the folder of the run to continue")
-    device = torch.device(tr.device)
     torch.manual_seed(cfg.seed)
     space, strategy = build_space_and_strategy(cfg)  # config errors before any data loading
     train_set, val_set, info = data or build_search_data(cfg.data, cfg.seed)
     strategy.seed(cfg.seed)
     net = build_supernet(cfg, space, info)
+    if world.distributed:
+        convert_batchnorm(net, device)
+        average_gradients(strategy.parameters())
     net.to(device), strategy.to(device)
+    # The weight step goes through DDP; arch steps use the plain module (their gradients reach
+    # only the strategy's parameters, averaged by the hooks).
+    step_net = DistributedDataParallel(net, find_unused_parameters=True) if world.distributed else net
     w_opt = torch.optim.SGD(net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, tr.epochs, eta_min=tr.lr_min)
     history: list[dict[str, list[float]]] = []
@@ -129,27 +160,26 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         sched.load_state_dict(ck["sched"])
         torch.set_rng_state(ck["rng"])
         history, metrics, start = ck["history"], ck["metrics"], ck["epoch"]
-        print(f"resuming {out_dir} after epoch {start}")
+        if world.is_main:
+            print(f"resuming {out_dir} after epoch {start}")
 
     def objective(logits, y):
         return F.cross_entropy(logits, y)
 
-    loader_gen = torch.Generator()
     for epoch in range(start, tr.epochs):
         t0 = time.perf_counter()
-        loader_gen.manual_seed(cfg.seed * 100_003 + epoch)
-        train_loader = make_loader(train_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers)
-        val_loader = make_loader(val_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers)
+        train_loader = search_loader(train_set, cfg, world, epoch)
+        val_loader = search_loader(val_set, cfg, world, epoch)
         search_arch = epoch >= tr.warmup_epochs
         sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
         n = 0
         net.train()
         bar = tqdm(zip(train_loader, itertools.cycle(val_loader)), total=len(train_loader),
                    desc=f"epoch {epoch + 1}/{tr.epochs}" + ("" if search_arch else " (warm-up)"),
-                   disable=not tr.progress, leave=False, dynamic_ncols=True)
+                   disable=not (tr.progress and world.is_main), leave=False, dynamic_ncols=True)
         for step, ((x, y), (xv, yv)) in enumerate(bar):
             x, y = x.to(device), y.to(device)
-            logits = strategy.weight_forward(net, x)
+            logits = strategy.weight_forward(step_net, x)
             loss = F.cross_entropy(logits, y)
             _check_finite(loss, "weight", epoch, step, ckpt_path)
             w_opt.zero_grad(set_to_none=True)
@@ -168,16 +198,19 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                             H=f"{strategy.entropy():.3f}")
         bar.close()
         sched.step()
+        sums = {k: v / world.size for k, v in all_reduce_sum(sums, world).items()}
         derived = strategy.derive()
         derived_gates = {name: Gate(k) for name, k in space.choice_of(derived).items()}
         row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
                "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
         if search_arch:
             row.update(arch_loss=sums["arch_loss"] / n, arch_acc=sums["arch_acc"] / n)
-        row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device),
+        row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device, world),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
         metrics.append(row)
         history.append({k: p.detach().cpu().tolist() for k, p in strategy.probabilities().items()})
+        if not world.is_main:
+            continue
         _write_csv(metrics, out_dir / "metrics.csv")
         save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
                          "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
@@ -186,6 +219,6 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
 
     genotype = strategy.derive()
-    files = write_outputs(genotype, space, history, metrics, out_dir,
-                          strategy=cfg.strategy.name, epochs=len(metrics), seed=cfg.seed)
-    return SearchResult(out_dir, genotype, metrics, files)
+    files = write_outputs(genotype, space, history, metrics, out_dir, strategy=cfg.strategy.name,
+                          epochs=len(metrics), seed=cfg.seed) if world.is_main else {}
+    return SearchResult(out_dir, genotype, metrics, files, net, strategy)
