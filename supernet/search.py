@@ -6,7 +6,6 @@ RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.
 """
 from __future__ import annotations
 
-import csv
 import itertools
 import os
 import time
@@ -26,6 +25,7 @@ from .data import DataInfo, build_search_data, make_loader
 from .derive import write_outputs
 from .gates import Gate
 from .genotype import Genotype
+from .runlog import format_row, write_csv
 from .search_network import SearchNetwork
 from .space import CellSpace
 from .strategies import Strategy, build_strategy
@@ -78,16 +78,6 @@ def evaluate(net: SearchNetwork, loader, gates, device) -> float:
         correct += (net(x, gates).argmax(1) == y).sum().item()
         total += len(y)
     return correct / max(total, 1)
-
-
-def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
@@ -178,12 +168,12 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
         metrics.append(row)
         history.append({k: p.detach().cpu().tolist() for k, p in strategy.probabilities().items()})
-        _write_csv(metrics, out_dir / "metrics.csv")
+        write_csv(metrics, out_dir / "metrics.csv")
         save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
                          "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
                          "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
                          "rng": torch.get_rng_state(), "history": history, "metrics": metrics}, ckpt_path)
-        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        print(format_row(row))
 
     genotype = strategy.derive()
     files = write_outputs(genotype, space, history, metrics, out_dir,
