@@ -213,8 +213,10 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
 
 
 def _save_weights(net: torch.nn.Module, path: Path) -> Path:
-    """The bare state dict (contiguous CPU tensors), the format timm's checkpoint loader reads."""
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    """The inference network's bare state dict (contiguous CPU tensors, no auxiliary head): what
+    ``timm.create_model(..., checkpoint_path=...)`` loads into a model built without the head."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()
+             if not k.startswith("auxiliary_head.")}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
