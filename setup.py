@@ -6,6 +6,7 @@ setup(
     description="Hardware-aware one-shot neural architecture search: binarized path gates, "
                 "shared weights, latency lookup tables, derive-and-retrain of NASNet-style cells",
     packages=find_packages(include=["supernet", "supernet.*"]),
+    package_data={"supernet.genotypes": ["*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.2,<3",
@@ -21,7 +22,8 @@ setup(
         "tqdm>=4.60,<5",
     ],
     extras_require={
-        "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4"],
+        "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4",
+                "onnx>=1.16,<2", "onnxruntime>=1.18,<2", "onnxscript>=0.3,<1"],
         "slurm": ["hydra-submitit-launcher>=1.2,<1.3"],
     },
 )

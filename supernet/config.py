@@ -90,6 +90,52 @@ class DeriveConfig:
     out: Optional[str] = None       # where to write; default: the run folder
 
 
+@dataclass
+class ModelConfig:
+    """The discrete network a genotype is retrained in."""
+    form: str = "cifar"             # cifar (3x3 stem) | imagenet (mobile setting: two stride-2 stems)
+    init_channels: int = 36
+    layers: int = 20                # cells; reductions at 1/3 and 2/3 of the depth
+    stem_multiplier: int = 3        # cifar form only
+    auxiliary: bool = True          # auxiliary head after the 2/3 reduction (training only)
+    auxiliary_weight: float = 0.4
+    drop_path_prob: float = 0.2     # final ScheduledDropPath probability (grows linearly from 0)
+
+
+@dataclass
+class RetrainTrainerConfig:
+    """The from-scratch training recipe; optimizer and schedule names are timm's factory names."""
+    epochs: int = 600
+    optimizer: str = "momentum"     # timm create_optimizer_v2 name (momentum: SGD, no Nesterov)
+    lr: float = 0.025
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    sched: str = "cosine"           # timm create_scheduler_v2 name (cosine | step | ...)
+    decay_epochs: float = 1.0       # step schedule only
+    decay_rate: float = 0.97        # step schedule only
+    warmup_epochs: int = 0
+    grad_clip: float = 5.0
+    label_smoothing: float = 0.0
+    ema: bool = False               # keep timm's EMA of the weights and report its accuracy too
+    ema_decay: float = 0.9998
+    amp: bool = True                # bf16 autocast, on a GPU only
+    channels_last: bool = True      # on a GPU only
+    device: str = "cpu"
+    threads: int = 0                # torch.set_num_threads (0: leave as is)
+    progress: bool = True
+
+
+@dataclass
+class RetrainConfig:
+    genotype: str = "darts_v2"      # a published name (darts_v2, nasnet_a, ...) or a genotype.json path
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: RetrainTrainerConfig = field(default_factory=RetrainTrainerConfig)
+    seed: int = 0
+    resume: bool = False
+
+
 GROUPS: dict[str, Any] = {
     "data": DataConfig, "space": SpaceConfig, "strategy": StrategyConfig, "trainer": TrainerConfig,
 }
@@ -102,3 +148,4 @@ def register_configs() -> None:
         cs.store(group=group, name=f"base_{group}", node=node)
     cs.store(name="base_search", node=SearchConfig)
     cs.store(name="base_derive", node=DeriveConfig)
+    cs.store(name="base_retrain", node=RetrainConfig)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import load_checkpoint
+from .flops import genotype_cost
 from .genotype import Genotype, save_genotype
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
 from .space import CellSpace
@@ -15,6 +16,7 @@ from .space import CellSpace
 def write_outputs(genotype: Genotype, space: CellSpace, history, metrics, out_dir: Path,
                   **meta: Any) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
+    meta["cifar_setting"] = genotype_cost(genotype)  # params and multiply-adds at 36 ch / 20 cells, 32x32
     files = {"genotype": save_genotype(genotype, out_dir / "genotype.json", **meta),
              "cells": plot_genotype(genotype, out_dir / "cells.png")}
     if history:

@@ -26,11 +26,13 @@ def reduction_layers(layers: int) -> set[int]:
     return {layers // 3, 2 * layers // 3}
 
 
-def cell_plan(layers: int, C: int, stem_multiplier: int, multiplier) -> list[CellSpec]:
-    """Widths of every cell.  ``multiplier(spec)`` is how many states the cell concatenates."""
+def cell_plan(layers: int, C: int, stem_multiplier: int, multiplier,
+              reduction_prev: bool = False) -> list[CellSpec]:
+    """Widths of every cell.  ``multiplier(spec)`` is how many states the cell concatenates;
+    ``reduction_prev``: the stem's two outputs differ in size (the ImageNet two-stage stem)."""
     reductions = reduction_layers(layers)
     C_pp = C_p = stem_multiplier * C
-    C_curr, reduction_prev, plan = C, False, []
+    C_curr, plan = C, []
     for i in range(layers):
         reduction = i in reductions
         if reduction:

@@ -6,7 +6,6 @@ RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.
 """
 from __future__ import annotations
 
-import csv
 import itertools
 import os
 import time
@@ -28,6 +27,7 @@ from .derive import write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
 from .gates import Gate
 from .genotype import Genotype
+from .runlog import format_row, write_csv
 from .search_network import SearchNetwork
 from .space import CellSpace
 from .strategies import Strategy, build_strategy
@@ -96,16 +96,6 @@ def search_loader(dataset: Dataset, cfg: SearchConfig, world: World, epoch: int)
     sampler.set_epoch(epoch)
     return DataLoader(dataset, batch_size=cfg.data.batch_size // world.size, sampler=sampler,
                       num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
-
-
-def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
@@ -211,12 +201,12 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         history.append({k: p.detach().cpu().tolist() for k, p in strategy.probabilities().items()})
         if not world.is_main:
             continue
-        _write_csv(metrics, out_dir / "metrics.csv")
+        write_csv(metrics, out_dir / "metrics.csv")
         save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
                          "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
                          "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
                          "rng": torch.get_rng_state(), "history": history, "metrics": metrics}, ckpt_path)
-        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        print(format_row(row))
 
     genotype = strategy.derive()
     files = write_outputs(genotype, space, history, metrics, out_dir, strategy=cfg.strategy.name,

@@ -1,0 +1,47 @@
+"""The published cells (NASNet-A, AmoebaNet-A, PNASNet-5, ENAS, DARTS-V1, DARTS-V2) as genotype
+JSON files shipped with the package, and :func:`resolve_genotype`, which lets every entry point
+take either a published name or a path to a genotype file.
+
+Each file's ``meta`` cites where the cell was transcribed from and the figures its paper
+publishes; ``comparable`` marks the figures measured on the same macro network we build.
+"""
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..genotype import Genotype, GenotypeError, genotype_from_dict, load_genotype
+
+
+def published_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".json"))
+
+
+def published_data(name: str) -> dict[str, Any]:
+    """The raw JSON of a published cell, ``meta`` included."""
+    if name not in published_names():
+        raise GenotypeError(f"unknown published genotype {name!r}; known names: {', '.join(published_names())} "
+                            "(or give the path to a genotype.json)")
+    return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
+
+
+def published_genotype(name: str) -> Genotype:
+    return genotype_from_dict(published_data(name))
+
+
+def resolve_genotype(spec: str | os.PathLike | Genotype | dict) -> Genotype:
+    """A Genotype from itself, a genotype dict, a published name or a path to a genotype JSON."""
+    if isinstance(spec, Genotype):
+        return spec
+    if isinstance(spec, dict):
+        return genotype_from_dict(spec)
+    text = os.fspath(spec)
+    if text in published_names():
+        return published_genotype(text)
+    if text.endswith(".json") or os.sep in text or Path(text).exists():
+        return load_genotype(text)
+    raise GenotypeError(f"genotype {text!r} is neither a published name nor a .json file; known names: "
+                        f"{', '.join(published_names())}")

@@ -1,0 +1,223 @@
+"""Retrain a genotype from scratch with the recipe of the NASNet/DARTS papers: ScheduledDropPath,
+cutout (``data.cutout``), the auxiliary loss, label smoothing (ImageNet), a cosine schedule,
+gradient clipping, weight decay, optionally an EMA of the weights; bf16 autocast and
+channels_last on a GPU.  Optimizer, schedule and EMA are timm's.
+
+Resume is exact, as in search: the checkpoint after every epoch holds weights, optimizer,
+schedule, EMA and the RNG state, and the loader reshuffles from ``(seed, epoch)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+from timm.utils import ModelEmaV3
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import RetrainConfig
+from .data import DataInfo, build_dataset, make_loader
+from .flops import count_parameters, multiply_adds
+from .genotype import Genotype, save_genotype
+from .genotypes import resolve_genotype
+from .network import GenotypeNetwork, build_network
+from .plots import plot_metrics
+from .runlog import format_row, write_csv
+from .search import NonFiniteLossError, config_dict
+
+RESULT_SCHEMA = "supernet.retrain/v1"
+
+
+@dataclass
+class RetrainResult:
+    out_dir: Path
+    summary: dict[str, Any]
+    metrics: list[dict[str, float]]
+    files: dict[str, Path]
+
+
+class ScheduledDropPath:
+    """NASNet's ScheduledDropPath: the drop probability grows linearly from 0 at the first epoch
+    to ``final_prob`` at the end of training (DARTS: ``p * epoch / epochs``)."""
+
+    def __init__(self, final_prob: float, epochs: int):
+        self.final_prob, self.epochs = final_prob, epochs
+
+    def __call__(self, epoch: int) -> float:
+        return self.final_prob * epoch / self.epochs
+
+
+def build_model(cfg: RetrainConfig, genotype: Genotype, info: DataInfo) -> GenotypeNetwork:
+    m = cfg.model
+    return build_network(genotype, m.form, info.in_channels, info.num_classes, m.layers, m.init_channels,
+                         m.stem_multiplier, m.auxiliary, m.drop_path_prob)
+
+
+@torch.no_grad()
+def evaluate(net: torch.nn.Module, loader, device: torch.device, autocast) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy in eval mode (running BN statistics, no drop path)."""
+    net.eval()
+    loss = correct = total = 0.0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        with autocast():
+            logits = net(x).float()
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        total += len(y)
+    return loss / max(total, 1), correct / max(total, 1)
+
+
+def _checkpoint_for(out_dir: Path, resume: bool) -> Path:
+    path = out_dir / "checkpoint.pt"
+    if path.exists() and not resume:
+        raise FileExistsError(f"{out_dir} already holds a retrain checkpoint; pass resume=true to continue it, "
+                              "or choose another output folder (hydra.run.dir=...)")
+    if resume and not path.exists():
+        raise FileNotFoundError(f"resume=true but {path} does not exist; point hydra.run.dir at the folder "
+                                "of the run to continue")
+    return path
+
+
+def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
+                data: tuple[Dataset, Dataset, DataInfo] | None = None) -> RetrainResult:
+    """Train ``cfg.genotype`` from scratch; ``data`` = (train set, test set, info) replaces the
+    configured data set.  Writes metrics.csv, checkpoint.pt (every epoch), model.pt (final
+    weights, loadable by ``timm.create_model(..., checkpoint_path=...)``), genotype.json,
+    curves.png and result.json (accuracy, parameters, multiply-adds)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tr = cfg.trainer
+    ckpt_path = _checkpoint_for(out_dir, cfg.resume)
+    if tr.threads:
+        torch.set_num_threads(tr.threads)
+    genotype = resolve_genotype(cfg.genotype)  # a bad name or file fails before any data loading
+    device = torch.device(tr.device)
+    on_gpu = device.type == "cuda"
+    torch.manual_seed(cfg.seed)
+    if data is None:
+        train_set, info = build_dataset(cfg.data, train=True, augment=True)
+        test_set, _ = build_dataset(cfg.data, train=False, augment=False)
+    else:
+        train_set, test_set, info = data
+    net = build_model(cfg, genotype, info).to(device)
+    memory_format = torch.channels_last if on_gpu and tr.channels_last else torch.contiguous_format
+    net = net.to(memory_format=memory_format)
+
+    def autocast():
+        if on_gpu and tr.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # DARTS decays every weight (BN and biases too), hence no timm bias/BN filtering.
+    opt = create_optimizer_v2(net, opt=tr.optimizer, lr=tr.lr, weight_decay=tr.weight_decay,
+                              momentum=tr.momentum, filter_bias_and_bn=False)
+    sched, _ = create_scheduler_v2(opt, sched=tr.sched, num_epochs=tr.epochs, min_lr=tr.lr_min,
+                                   warmup_epochs=tr.warmup_epochs, decay_epochs=tr.decay_epochs,
+                                   decay_rate=tr.decay_rate)
+    ema = ModelEmaV3(net, decay=tr.ema_decay) if tr.ema else None
+    drop_schedule = ScheduledDropPath(cfg.model.drop_path_prob, tr.epochs)
+    metrics: list[dict[str, float]] = []
+    start = 0
+    if cfg.resume:
+        ck = load_checkpoint(ckpt_path, ("epoch", "net", "opt", "sched", "rng", "metrics")
+                             + (("ema",) if ema is not None else ()))
+        net.load_state_dict(ck["net"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        if ema is not None:
+            ema.load_state_dict(ck["ema"])
+        torch.set_rng_state(ck["rng"])
+        metrics, start = ck["metrics"], ck["epoch"]
+        print(f"resuming {out_dir} after epoch {start}")
+
+    test_loader = make_loader(test_set, cfg.data.batch_size, False, None, cfg.data.num_workers)
+    loader_gen = torch.Generator()
+    for epoch in range(start, tr.epochs):
+        t0 = time.perf_counter()
+        loader_gen.manual_seed(cfg.seed * 100_003 + epoch)
+        # drop_last: a trailing batch of one image would break BatchNorm in training.
+        train_loader = make_loader(train_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers,
+                                   drop_last=True)
+        net.drop_path_prob = drop_schedule(epoch)
+        net.train()
+        loss_sum = acc_sum = 0.0
+        n = 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{tr.epochs}", disable=not tr.progress, leave=False,
+                   dynamic_ncols=True)
+        for step, (x, y) in enumerate(bar):
+            x, y = x.to(device, memory_format=memory_format), y.to(device)
+            with autocast():
+                logits, aux = net.forward_with_aux(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=tr.label_smoothing)
+                if aux is not None:
+                    loss = loss + cfg.model.auxiliary_weight * F.cross_entropy(
+                        aux.float(), y, label_smoothing=tr.label_smoothing)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"training loss is {loss.item()} at epoch {epoch + 1}, step {step}; the checkpoint of the "
+                    "last finished epoch is kept. Lower trainer.lr or trainer.grad_clip and run again with resume=true")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)
+            opt.step()
+            if ema is not None:
+                ema.update(net)
+            n += 1
+            loss_sum += loss.item()
+            acc_sum += (logits.argmax(1) == y).float().mean().item()
+            bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{acc_sum / n:.3f}")
+        bar.close()
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "drop_path_prob": net.drop_path_prob,
+               "train_loss": loss_sum / max(n, 1), "train_acc": acc_sum / max(n, 1)}
+        sched.step(epoch + 1)
+        row["test_loss"], row["test_acc"] = evaluate(net, test_loader, device, autocast)
+        if ema is not None:
+            row["ema_test_loss"], row["ema_test_acc"] = evaluate(ema.module, test_loader, device, autocast)
+        row["seconds"] = time.perf_counter() - t0
+        metrics.append(row)
+        write_csv(metrics, out_dir / "metrics.csv")
+        save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "genotype": genotype.to_dict(),
+                         "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                         "rng": torch.get_rng_state(), "metrics": metrics,
+                         **({"ema": ema.state_dict()} if ema is not None else {})}, ckpt_path)
+        print(format_row(row))
+
+    shape = (1, info.in_channels, info.image_size, info.image_size)
+    summary = {"schema": RESULT_SCHEMA, "genotype": str(cfg.genotype), "form": cfg.model.form,
+               "layers": cfg.model.layers, "init_channels": cfg.model.init_channels, "epochs": len(metrics),
+               "test_acc": metrics[-1]["test_acc"] if metrics else None,
+               "ema_test_acc": metrics[-1].get("ema_test_acc") if metrics else None,
+               "params": count_parameters(net), "multiply_adds": multiply_adds(net, shape),
+               "input_shape": list(shape)}
+    files = {"metrics": out_dir / "metrics.csv", "checkpoint": ckpt_path,
+             "model": _save_weights(net, out_dir / "model.pt"),
+             "genotype": save_genotype(genotype, out_dir / "genotype.json", source=str(cfg.genotype)),
+             "curves": plot_metrics(metrics, out_dir / "curves.png",
+                                    ["train_loss", "test_loss", "train_acc", "test_acc", "ema_test_acc"])}
+    files["result"] = out_dir / "result.json"
+    tmp = files["result"].with_name("result.json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, files["result"])
+    return RetrainResult(out_dir, summary, metrics, files)
+
+
+def _save_weights(net: torch.nn.Module, path: Path) -> Path:
+    """The inference network's bare state dict (contiguous CPU tensors, no auxiliary head): what
+    ``timm.create_model(..., checkpoint_path=...)`` loads into a model built without the head."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()
+             if not k.startswith("auxiliary_head.")}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
