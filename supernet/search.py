@@ -24,7 +24,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SearchConfig
 from .data import DataInfo, build_search_data, make_loader
 from .derive import write_outputs
-from .gates import Gate
+from .evaluate import evaluate
+from .gates import child_gates
 from .genotype import Genotype
 from .search_network import SearchNetwork
 from .space import CellSpace
@@ -67,17 +68,6 @@ def _check_finite(loss: torch.Tensor, what: str, epoch: int, step: int, ckpt: Pa
         raise NonFiniteLossError(
             f"{what} loss is {loss.item()} at epoch {epoch + 1}, step {step}; {kept}. Lower "
             "trainer.lr or strategy.arch_lr, or tighten trainer.grad_clip, then run again with resume=true")
-
-
-@torch.no_grad()
-def evaluate(net: SearchNetwork, loader, gates, device) -> float:
-    """Accuracy of one child (``gates``) with batch statistics, as during search."""
-    correct = total = 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        correct += (net(x, gates).argmax(1) == y).sum().item()
-        total += len(y)
-    return correct / max(total, 1)
 
 
 def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
@@ -141,6 +131,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         train_loader = make_loader(train_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers)
         val_loader = make_loader(val_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers)
         search_arch = epoch >= tr.warmup_epochs
+        strategy.on_epoch_start(epoch, tr.epochs)
         sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
         n = 0
         net.train()
@@ -160,7 +151,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             sums["train_loss"] += loss.item()
             sums["train_acc"] += (logits.argmax(1) == y).float().mean().item()
             if search_arch:
-                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective)
+                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective, train=(x, y))
                 _check_finite(torch.tensor(out["arch_loss"]), "arch", epoch, step, ckpt_path)
                 for k, v in out.items():
                     sums[k] += v
@@ -168,14 +159,17 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                             H=f"{strategy.entropy():.3f}")
         bar.close()
         sched.step()
+        strategy.on_epoch_end(net, train_loader, val_loader, device)
         derived = strategy.derive()
-        derived_gates = {name: Gate(k) for name, k in space.choice_of(derived).items()}
+        derived_gates = child_gates(space.choice_of(derived))
         row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
                "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
         if search_arch:
             row.update(arch_loss=sums["arch_loss"] / n, arch_acc=sums["arch_acc"] / n)
         row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
+        histogram = derived.op_histogram()
+        row.update({f"{cell}/{op}": count for cell, counts in histogram.items() for op, count in counts.items()})
         metrics.append(row)
         history.append({k: p.detach().cpu().tolist() for k, p in strategy.probabilities().items()})
         _write_csv(metrics, out_dir / "metrics.csv")
@@ -184,6 +178,11 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                          "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
                          "rng": torch.get_rng_state(), "history": history, "metrics": metrics}, ckpt_path)
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        skips = max(counts.get("skip_connect", 0) for counts in histogram.values())
+        if tr.stop_at_skips and skips >= tr.stop_at_skips:
+            print(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="
+                  f"{tr.stop_at_skips}), the collapse of differentiable search to parameter-free ops")
+            break
 
     genotype = strategy.derive()
     files = write_outputs(genotype, space, history, metrics, out_dir,
