@@ -60,11 +60,13 @@ class StrategyConfig:
     max_skip: int = -1              # derive: at most this many skip_connect per cell (P-DARTS; -1: no cap)
     unrolled: bool = False          # darts: second order (one unrolled weight step, finite-difference Hvp)
     unrolled_lr: float = 0.05       # darts: lr of that virtual weight step (DARTS: the weight lr)
+    unrolled_eps: float = 0.01      # darts: finite-difference step r = unrolled_eps / |v| (DARTS: 0.01)
     tau_max: float = 10.0           # gdas: Gumbel-softmax temperature at the first epoch ...
     tau_min: float = 0.1            # ... annealed linearly to this at the last
     baseline_decay: float = 0.9     # reinforce, enas: moving-average reward baseline
     entropy_weight: float = 1e-4    # enas: entropy bonus of the controller
     controller_hidden: int = 64     # enas: LSTM width
+    tanh_constant: float = 2.5      # enas: logits bounded to +-this (0: unbounded)
     num_candidates: int = 20        # random: children ranked after every epoch
     bn_batches: int = 4             # random: train batches that recalibrate BN for each child
 

@@ -5,8 +5,8 @@ a node is the sum over its edges of the softmax(alpha_edge)-weighted ops
 Arch gradient, first order: dL_val(w, alpha)/dalpha.  Second order (``unrolled``): with
 w' = w - xi dL_train(w, alpha)/dw (a virtual SGD step, lr ``unrolled_lr``),
     dL_val(w', alpha)/dalpha - xi * [dL_train(w+, alpha)/dalpha - dL_train(w-, alpha)/dalpha] / 2r
-with w+- = w +- r v, v = dL_val(w', alpha)/dw', r = 0.01 / |v| (the finite-difference
-Hessian-vector product of DARTS).  The virtual weights go through ``torch.func.functional_call``
+with w+- = w +- r v, v = dL_val(w', alpha)/dw', r = eps / |v| (the finite-difference
+Hessian-vector product of DARTS; ``unrolled_eps`` = 0.01).  The virtual weights go through ``torch.func.functional_call``
 with copies of the BN buffers: the network is never modified.
 
 Derive: per node the two sources whose strongest non-`none` op is strongest, each with that op.
@@ -126,7 +126,7 @@ class DARTS(Strategy):
         loss, logits = run(w1, val)
         g = grads(loss, alphas + w1)
         d_alpha, v = g[:len(alphas)], g[len(alphas):]
-        r = 0.01 / torch.cat([t.flatten() for t in v]).norm()
+        r = self.cfg.unrolled_eps / torch.cat([t.flatten() for t in v]).norm()
         with torch.no_grad():
             w_plus = [p + r * t for p, t in zip(w, v)]
             w_minus = [p - r * t for p, t in zip(w, v)]

@@ -21,11 +21,12 @@ Pick = Callable[[Decision, Tensor], int]   # (decision, its logits) -> chosen ca
 
 class Controller(nn.Module):
     """Autoregressive policy over ``space.decisions``: an LSTM cell, one softmax head and one
-    embedding of the chosen candidate (the next step's input) per decision."""
+    embedding of the chosen candidate (the next step's input) per decision.  ``tanh_constant``
+    > 0 bounds the logits to +-tanh_constant (ENAS), against premature convergence."""
 
-    def __init__(self, space: CellSpace, hidden: int):
+    def __init__(self, space: CellSpace, hidden: int, tanh_constant: float = 0.0):
         super().__init__()
-        self.decisions = space.decisions
+        self.decisions, self.tanh_constant = space.decisions, tanh_constant
         self.start = nn.Parameter(torch.zeros(1, hidden))
         self.lstm = nn.LSTMCell(hidden, hidden)
         self.heads = nn.ModuleDict({d.name: nn.Linear(hidden, len(d.candidates)) for d in space.decisions})
@@ -39,6 +40,8 @@ class Controller(nn.Module):
         for d in self.decisions:
             h, c = state = self.lstm(inp, state)
             logits = self.heads[d.name](h)[0]
+            if self.tanh_constant:   # ENAS: bounded logits, so no candidate's probability dies
+                logits = self.tanh_constant * torch.tanh(logits / self.tanh_constant)
             log_p = F.log_softmax(logits, -1)
             k = pick(d, logits)
             choice[d.name], probs[d.name] = k, log_p.exp()
@@ -55,7 +58,7 @@ class Controller(nn.Module):
 class ENAS(Strategy):
     def __init__(self, space, cfg):
         super().__init__(space, cfg)
-        self.controller = Controller(space, cfg.controller_hidden)
+        self.controller = Controller(space, cfg.controller_hidden, cfg.tanh_constant)
         self.baseline = MovingAverageBaseline(cfg.baseline_decay)
         self.optimizer = arch_adam(self.controller.parameters(), cfg)
         self.reward = accuracy_reward
