@@ -57,6 +57,18 @@ class StrategyConfig:
     arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])
     arch_weight_decay: float = 1e-3
     init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
+    max_skip: int = -1              # derive: at most this many skip_connect per cell (P-DARTS; -1: no cap)
+    unrolled: bool = False          # darts: second order (one unrolled weight step, finite-difference Hvp)
+    unrolled_lr: float = 0.05       # darts: lr of that virtual weight step (DARTS: the weight lr)
+    unrolled_eps: float = 0.01      # darts: finite-difference step r = unrolled_eps / |v| (DARTS: 0.01)
+    tau_max: float = 10.0           # gdas: Gumbel-softmax temperature at the first epoch ...
+    tau_min: float = 0.1            # ... annealed linearly to this at the last
+    baseline_decay: float = 0.9     # reinforce, enas: moving-average reward baseline
+    entropy_weight: float = 1e-4    # enas: entropy bonus of the controller
+    controller_hidden: int = 64     # enas: LSTM width
+    tanh_constant: float = 2.5      # enas: logits bounded to +-this (0: unbounded)
+    num_candidates: int = 20        # random: children ranked after every epoch
+    bn_batches: int = 4             # random: train batches that recalibrate BN for each child
 
 
 @dataclass
@@ -72,6 +84,7 @@ class TrainerConfig:
     device: str = "cpu"
     threads: int = 0                # torch.set_num_threads (0: leave as is)
     progress: bool = True
+    stop_at_skips: int = 0          # stop when a derived cell has this many skip_connect (0: never)
 
 
 @dataclass

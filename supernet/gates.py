@@ -59,3 +59,8 @@ def apply_gate(out: Tensor, gate: Gate, rerun: Rerun) -> Tensor:
     if gate.weights is None:
         return out
     return _BinaryGate.apply(out, gate.weights, rerun, gate)
+
+
+def child_gates(choice: dict[str, int]) -> dict[str, Gate]:
+    """Weight-step gates that run the child ``choice`` (candidate index per decision)."""
+    return {name: Gate(k) for name, k in choice.items()}

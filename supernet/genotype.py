@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -50,6 +51,11 @@ class Genotype:
         if meta:
             out["meta"] = meta
         return out
+
+    def op_histogram(self) -> dict[str, dict[str, int]]:
+        """Per cell, how many slots use each op: the collapse diagnostic (all skip_connect)."""
+        return {name: dict(Counter(op for node in cell.nodes for op, _ in node))
+                for name, cell in self.cells().items()}
 
     def ops(self) -> set[str]:
         return {op for cell in self.cells().values() for node in cell.nodes for op, _ in node}

@@ -6,7 +6,6 @@ RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from .config import SearchConfig
 from .data import DataInfo, build_search_data
 from .derive import write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
-from .gates import Gate
+from .evaluate import evaluate
+from .gates import child_gates
 from .genotype import Genotype
 from .runlog import format_row, write_csv
 from .search_network import SearchNetwork
@@ -73,17 +73,10 @@ def _check_finite(loss: torch.Tensor, what: str, epoch: int, step: int, ckpt: Pa
             "trainer.lr or strategy.arch_lr, or tighten trainer.grad_clip, then run again with resume=true")
 
 
-@torch.no_grad()
-def evaluate(net: SearchNetwork, loader, gates, device, world: World = World()) -> float:
-    """Accuracy of one child (``gates``) with batch statistics, as during search, over the
-    shards of every rank."""
-    correct = total = 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        correct += (net(x, gates).argmax(1) == y).sum().item()
-        total += len(y)
-    counts = all_reduce_sum({"correct": correct, "total": total}, world)
-    return counts["correct"] / max(counts["total"], 1)
+def _endless(loader):
+    """Batches of ``loader`` again and again (itertools.cycle would keep every batch in memory)."""
+    while True:
+        yield from loader
 
 
 def search_loader(dataset: Dataset, cfg: SearchConfig, world: World, epoch: int) -> DataLoader:
@@ -161,10 +154,11 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         train_loader = search_loader(train_set, cfg, world, epoch)
         val_loader = search_loader(val_set, cfg, world, epoch)
         search_arch = epoch >= tr.warmup_epochs
+        strategy.on_epoch_start(epoch, tr.epochs)
         sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
         n = 0
         net.train()
-        bar = tqdm(zip(train_loader, itertools.cycle(val_loader)), total=len(train_loader),
+        bar = tqdm(zip(train_loader, _endless(val_loader)), total=len(train_loader),
                    desc=f"epoch {epoch + 1}/{tr.epochs}" + ("" if search_arch else " (warm-up)"),
                    disable=not (tr.progress and world.is_main), leave=False, dynamic_ncols=True)
         for step, ((x, y), (xv, yv)) in enumerate(bar):
@@ -180,7 +174,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             sums["train_loss"] += loss.item()
             sums["train_acc"] += (logits.argmax(1) == y).float().mean().item()
             if search_arch:
-                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective)
+                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective, train=(x, y))
                 _check_finite(torch.tensor(out["arch_loss"]), "arch", epoch, step, ckpt_path)
                 for k, v in out.items():
                     sums[k] += v
@@ -189,24 +183,33 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         bar.close()
         sched.step()
         sums = {k: v / world.size for k, v in all_reduce_sum(sums, world).items()}
+        strategy.on_epoch_end(net, train_loader, val_loader, device)
         derived = strategy.derive()
-        derived_gates = {name: Gate(k) for name, k in space.choice_of(derived).items()}
+        derived_gates = child_gates(space.choice_of(derived))
         row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
                "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
         if search_arch:
             row.update(arch_loss=sums["arch_loss"] / n, arch_acc=sums["arch_acc"] / n)
         row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device, world),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
+        histogram = derived.op_histogram()
+        row.update({f"{cell}/{op}": count for cell, counts in histogram.items() for op, count in counts.items()})
         metrics.append(row)
         history.append({k: p.detach().cpu().tolist() for k, p in strategy.probabilities().items()})
-        if not world.is_main:
-            continue
-        write_csv(metrics, out_dir / "metrics.csv")
-        save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
-                         "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
-                         "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
-                         "rng": torch.get_rng_state(), "history": history, "metrics": metrics}, ckpt_path)
-        print(format_row(row))
+        skips = max(counts.get("skip_connect", 0) for counts in histogram.values())
+        stop = bool(tr.stop_at_skips) and skips >= tr.stop_at_skips
+        if world.is_main:
+            write_csv(metrics, out_dir / "metrics.csv")
+            save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
+                             "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
+                             "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
+                             "rng": torch.get_rng_state(), "history": history, "metrics": metrics}, ckpt_path)
+            print(format_row(row))
+            if stop:
+                print(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="
+                      f"{tr.stop_at_skips}), the collapse of differentiable search to parameter-free ops")
+        if stop:
+            break
 
     genotype = strategy.derive()
     files = write_outputs(genotype, space, history, metrics, out_dir, strategy=cfg.strategy.name,

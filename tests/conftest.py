@@ -1,10 +1,10 @@
 """Shared small fixtures: everything here runs in seconds on 2 CPU cores."""
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from supernet.config import DataConfig, SearchConfig, SpaceConfig, StrategyConfig, TrainerConfig
 from supernet.data import DataInfo
+from supernet.synthetic import blobs  # noqa: F401  (tests import it from here)
 
 # Tests run in parallel workers (pytest -n 2 on 2 cores): one thread each, or tiny ops drown
 # in thread hand-offs.
@@ -24,15 +24,6 @@ def tiny_config(**over) -> SearchConfig:
         group, _, field = key.partition(".")
         setattr(getattr(cfg, group), field, value) if field else setattr(cfg, group, value)
     return cfg
-
-
-def blobs(n=96, size=8, classes=3, seed=0):
-    """Class-dependent mean images (the same for every seed) plus noise (seeded)."""
-    means = torch.randn(classes, 1, size, size, generator=torch.Generator().manual_seed(1234))
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % classes
-    x = means[y] + 0.5 * torch.randn(n, 1, size, size, generator=g)
-    return TensorDataset(x, y)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 fails loudly (without losing work) on bad input."""
 import pytest
 import torch
-from torch import nn
 from torch.utils.data import TensorDataset
 
 from conftest import blobs, tiny_config
@@ -10,30 +9,17 @@ from supernet.checkpoint import CheckpointError, load_checkpoint
 from supernet.data import DataInfo
 from supernet.derive import derive_run
 from supernet.genotype import load_genotype
-from supernet.ops import OPS, register_op
 from supernet.search import NonFiniteLossError, run_search
 from supernet.strategies.proxyless import Proxyless
+from supernet.synthetic import PLANTED_OPS, register_noise_ops
 
 
-class Noise(nn.Module):
-    """An op that destroys its input: noise of the output's shape."""
-
-    def __init__(self, stride):
-        super().__init__()
-        self.stride = stride
-
-    def forward(self, x):
-        return torch.randn_like(x[:, :, ::self.stride, ::self.stride])
-
-
-for _name in ("test_noise_a", "test_noise_b"):
-    if _name not in OPS:
-        register_op(_name)(lambda C_in, C_out, stride, affine: Noise(stride))
+register_noise_ops()
 
 
 @pytest.mark.parametrize("mode", ["two", "full"])
 def test_search_derives_the_clearly_best_op(tmp_path, mode):
-    cfg = tiny_config(**{"space.ops": ["test_noise_a", "skip_connect", "test_noise_b"],
+    cfg = tiny_config(**{"space.ops": PLANTED_OPS,
                          "trainer.epochs": 8, "strategy.mode": mode, "strategy.arch_lr": 0.1})
     data = blobs(192, seed=0), blobs(192, seed=1), DataInfo(1, 3, 8)
     result = run_search(cfg, tmp_path, data=data)

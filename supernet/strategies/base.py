@@ -2,9 +2,10 @@
 controller), and how a genotype is derived.  The search loop knows nothing else."""
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gates import Gate
@@ -12,6 +13,7 @@ from ..genotype import Genotype
 from ..space import CELL_TYPES, SLOTS, CellSpace, decision_name
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
+Batch = tuple[Tensor, Tensor]
 STRATEGIES: dict[str, type["Strategy"]] = {}
 
 
@@ -31,10 +33,30 @@ def build_strategy(space: CellSpace, cfg) -> "Strategy":
     return cls(space, cfg)
 
 
+def step_metrics(loss: Tensor, logits: Tensor, y: Tensor) -> dict[str, float]:
+    """What every arch step reports to the loop."""
+    return {"arch_loss": loss.item(), "arch_acc": (logits.argmax(1) == y).float().mean().item()}
+
+
+def arch_adam(params, cfg) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),
+                            weight_decay=cfg.arch_weight_decay)
+
+
+def apply_grads(optimizer: torch.optim.Optimizer, params: list[Tensor], grads) -> None:
+    """One optimizer step with ``grads`` (None: the loss does not reach that parameter)."""
+    optimizer.zero_grad(set_to_none=False)
+    for a, g in zip(params, grads):
+        a.grad = torch.zeros_like(a) if g is None else g
+    optimizer.step()
+
+
 class Strategy(nn.Module):
-    """Owns the architecture state and its optimizer; a module so that ``state_dict`` holds it."""
+    """Owns the architecture state and its optimizer (``self.optimizer``, checkpointed by the
+    loop); a module so that ``state_dict`` holds it."""
 
     name = "base"
+    optimizer: torch.optim.Optimizer
 
     def __init__(self, space: CellSpace, cfg):
         super().__init__()
@@ -51,15 +73,72 @@ class Strategy(nn.Module):
         """Logits of the weight step (on the train split): by default one sampled child."""
         return net(x, self.weight_sample())
 
-    def arch_step(self, net: nn.Module, x: Tensor, y: Tensor, objective: Objective) -> dict[str, float]:
+    def arch_step(self, net: nn.Module, x: Tensor, y: Tensor, objective: Objective,
+                  train: Optional[Batch] = None) -> dict[str, float]:
+        """One update of alpha (or the controller) on the val batch ``(x, y)``; ``train`` is the
+        weight step's batch (second-order DARTS unrolls a weight step on it)."""
         raise NotImplementedError
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        """Schedules that depend on the epoch (GDAS's temperature).  Called at the start of every
+        epoch, also after a resume, so the schedule needs no state of its own."""
+
+    def on_epoch_end(self, net: nn.Module, train_loader, val_loader, device) -> None:
+        """Work on the trained shared weights before derive (random search ranks its children)."""
 
     def probabilities(self) -> dict[str, Tensor]:
         """Differentiable candidate probabilities of every decision (the latency term reads these)."""
         raise NotImplementedError
 
+    def derive_choice(self) -> dict[str, int]:
+        """Candidate index per decision: per slot, the most probable input and its most
+        probable non-`none` op."""
+        probs, choice = self.probabilities(), {}
+        for d in self.space.decisions:
+            p = probs[d.name].detach().clone()
+            if d.kind == "op":
+                p[self._none] = float("-inf")
+            choice[d.name] = int(p.argmax())
+        return choice
+
+    def op_scores(self, cell: str, node: int, slot: int, src: int) -> Tensor:
+        """How strongly alpha prefers each op in this slot when it reads state ``src`` (the
+        skip-connect cap replaces the weakest skips by their slot's next best op)."""
+        return self.probabilities()[decision_name(cell, node, slot, "op")]
+
     def derive(self) -> Genotype:
-        raise NotImplementedError
+        return self.space.genotype(self._cap_skips(self.derive_choice()))
+
+    @property
+    def _none(self) -> list[int]:
+        return [i for i, op in enumerate(self.space.ops) if op == "none"]
+
+    def _cap_skips(self, choice: dict[str, int]) -> dict[str, int]:
+        """P-DARTS's remedy for the collapse to skip-connects: keep at most ``cfg.max_skip``
+        per cell (the strongest ones); the others take their slot's best other op."""
+        ops = self.space.ops
+        if self.cfg.max_skip < 0 or "skip_connect" not in ops:
+            return choice
+        skip = ops.index("skip_connect")
+        banned = [skip, *self._none]
+        if len(banned) == len(ops):
+            raise ValueError("strategy.max_skip needs an op other than skip_connect and none in space.ops")
+        choice = dict(choice)
+        with torch.no_grad():
+            for cell in CELL_TYPES:
+                skips = []
+                for n in range(self.space.nodes):
+                    for s in SLOTS:
+                        name = decision_name(cell, n, s, "op")
+                        if choice[name] == skip:
+                            src = choice[decision_name(cell, n, s, "input")]
+                            scores = self.op_scores(cell, n, s, src).detach().clone()
+                            skips.append((float(scores[skip]), name, scores))
+                skips.sort(key=lambda t: -t[0])
+                for _, name, scores in skips[self.cfg.max_skip:]:
+                    scores[banned] = float("-inf")
+                    choice[name] = int(scores.argmax())
+        return choice
 
     def path_weights(self) -> dict[str, list[Tensor]]:
         """Differentiable expected use of every path: ``out[cell][node][src, op]`` is how many
@@ -82,3 +161,33 @@ class Strategy(nn.Module):
 
     def set_extra_state(self, state):
         self.generator.set_state(state["generator"])
+
+
+class AlphaStrategy(Strategy):
+    """Strategies with one alpha vector per decision, updated by Adam on an arch loss: the
+    weight step samples one candidate per decision from softmax(alpha)."""
+
+    def __init__(self, space, cfg):
+        super().__init__(space, cfg)
+        self.alphas = nn.ParameterDict({
+            d.name: nn.Parameter(cfg.init_scale * torch.randn(len(d.candidates)))
+            for d in space.decisions})
+        self.optimizer = arch_adam(self.alphas.parameters(), cfg)
+
+    def probabilities(self):
+        return {name: F.softmax(a, dim=-1) for name, a in self.alphas.items()}
+
+    def _sample(self, probs, n):
+        return torch.multinomial(probs.detach(), n, replacement=False, generator=self.generator).tolist()
+
+    def weight_sample(self):
+        return {name: Gate(self._sample(p, 1)[0]) for name, p in self.probabilities().items()}
+
+    def gate_step(self, net, x, y, objective, gates: Mapping[str, Gate]) -> dict[str, float]:
+        """Arch step of the gate strategies: the child of ``gates`` (gate weights carry alpha's
+        graph) on the val batch, then one Adam step."""
+        logits = net(x, gates)
+        loss = objective(logits, y)
+        params = list(self.alphas.values())
+        apply_grads(self.optimizer, params, torch.autograd.grad(loss, params, allow_unused=True))
+        return step_metrics(loss, logits, y)

@@ -1,0 +1,40 @@
+"""GDAS: Gumbel-softmax gates with straight-through hard sampling.
+
+Arch step: per decision, y = softmax((alpha + g) / tau) with Gumbel noise g; the forward runs
+only the argmax candidate (its gate value is exactly one-hot), while the backward takes the
+gradient of the soft y, so every alpha learns.  dL/dy_j = <dL/dm, o_j(x)> for the candidates
+that did not run comes from re-running them in the backward without a graph (gates.py), so
+memory stays that of one child.  tau anneals linearly from ``tau_max`` to ``tau_min`` over
+the epochs."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..gates import Gate
+from .base import AlphaStrategy, register_strategy
+
+
+@register_strategy("gdas")
+class GDAS(AlphaStrategy):
+    def __init__(self, space, cfg):
+        if not 0 < cfg.tau_min <= cfg.tau_max:
+            raise ValueError(f"gdas needs 0 < strategy.tau_min <= strategy.tau_max, got {cfg.tau_min}, {cfg.tau_max}")
+        super().__init__(space, cfg)
+        self.tau = cfg.tau_max
+
+    def on_epoch_start(self, epoch, epochs):
+        self.tau = self.cfg.tau_max - (self.cfg.tau_max - self.cfg.tau_min) * epoch / max(epochs - 1, 1)
+
+    def arch_sample(self):
+        gates = {}
+        for name, alpha in self.alphas.items():
+            u = torch.rand(alpha.shape, generator=self.generator).to(alpha)
+            soft = F.softmax((alpha - (-u.clamp_min(1e-20).log()).log()) / self.tau, -1)
+            k = int(soft.argmax())
+            hard = F.one_hot(torch.tensor(k), len(alpha)).to(soft) + soft - soft.detach()
+            gates[name] = Gate(k, hard, tuple(range(len(alpha))))
+        return gates
+
+    def arch_step(self, net, x, y, objective, train=None):
+        return self.gate_step(net, x, y, objective, self.arch_sample())

@@ -1,0 +1,61 @@
+"""What the policy-gradient strategies (reinforce, enas) share: the reward of a sampled child,
+a moving-average baseline, and the REINFORCE step.
+
+A reward is a callable ``(logits, targets, choice) -> float`` on the val batch, so that it can
+use what no gradient reaches: the child's latency measured on the device, or read from a table.
+Strategies start with :func:`accuracy_reward`; whoever owns a latency function sets
+``strategy.reward = mnas_reward(latency, target, w)``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+Reward = Callable[[Tensor, Tensor, Mapping[str, int]], float]
+
+
+def accuracy_reward(logits: Tensor, y: Tensor, choice: Mapping[str, int]) -> float:
+    return (logits.argmax(1) == y).float().mean().item()
+
+
+def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float, w: float = -0.07,
+                accuracy: Reward = accuracy_reward) -> Reward:
+    """MnasNet's reward ``accuracy * (latency / target) ** w`` (w < 0 penalizes slow children)."""
+    if target <= 0:
+        raise ValueError(f"latency target must be positive, got {target}")
+
+    def reward(logits, y, choice):
+        return accuracy(logits, y, choice) * (latency(choice) / target) ** w
+    return reward
+
+
+class MovingAverageBaseline(nn.Module):
+    """b <- decay * b + (1 - decay) * r, starting at the first reward; a buffer, so it is
+    checkpointed with the strategy."""
+
+    def __init__(self, decay: float):
+        super().__init__()
+        if not 0 <= decay < 1:
+            raise ValueError(f"strategy.baseline_decay must be in [0, 1), got {decay}")
+        self.decay = decay
+        self.register_buffer("value", torch.tensor(float("nan")))
+
+    def advantage(self, reward: float) -> float:
+        """``reward - b`` with b before this reward, then fold the reward into b."""
+        if torch.isnan(self.value):
+            self.value.fill_(reward)
+        adv = reward - float(self.value)
+        self.value.mul_(self.decay).add_((1 - self.decay) * reward)
+        return adv
+
+
+def reinforce_step(optimizer: torch.optim.Optimizer, log_prob: Tensor, advantage: float,
+                   entropy: Tensor | float = 0.0, entropy_weight: float = 0.0) -> Tensor:
+    """Ascend ``advantage * log p(child) + entropy_weight * H``; returns the surrogate loss."""
+    loss = -advantage * log_prob - entropy_weight * entropy
+    optimizer.zero_grad(set_to_none=False)
+    loss.backward()
+    optimizer.step()
+    return loss

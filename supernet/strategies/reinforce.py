@@ -1,0 +1,29 @@
+"""ProxylessNAS's REINFORCE variant: alpha is the logits of independent per-decision
+categoricals, updated by policy gradient on the reward of the child sampled on the val batch,
+with a moving-average baseline.  No gradient flows through the network, so the reward may be
+anything measured on the child (see policy.py: accuracy, or MnasNet's latency-aware reward)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..gates import child_gates
+from .base import AlphaStrategy, register_strategy, step_metrics
+from .policy import MovingAverageBaseline, accuracy_reward, reinforce_step
+
+
+@register_strategy("reinforce")
+class Reinforce(AlphaStrategy):
+    def __init__(self, space, cfg):
+        super().__init__(space, cfg)
+        self.baseline = MovingAverageBaseline(cfg.baseline_decay)
+        self.reward = accuracy_reward
+
+    def arch_step(self, net, x, y, objective, train=None):
+        choice = {name: self._sample(p, 1)[0] for name, p in self.probabilities().items()}
+        with torch.no_grad():
+            logits = net(x, child_gates(choice))
+            loss = objective(logits, y)
+        log_prob = sum(F.log_softmax(self.alphas[name], -1)[k] for name, k in choice.items())
+        reinforce_step(self.optimizer, log_prob, self.baseline.advantage(self.reward(logits, y, choice)))
+        return step_metrics(loss, logits, y)
