@@ -88,13 +88,67 @@ class TrainerConfig:
 
 
 @dataclass
+class HardwareConfig:
+    """A hardware target: its latency table, how that table is measured, its latency target."""
+    name: str = "none"              # none: no latency term
+    table: Optional[str] = None     # latency_tables/<name>.yaml
+    device: str = "cpu"             # where profile_latency.py / validate_latency.py measure
+    threads: int = 0                # torch threads while measuring (0: leave as is)
+    batch_size: int = 1             # the batch the table is measured at (deployment: 1)
+    dtype: str = "float32"          # float32 | bfloat16 | float16
+    target_ms: Optional[float] = None
+    allow_mismatch: bool = False    # accept a table measured with another batch size / dtype
+
+
+@dataclass
+class LatencyConfig:
+    """How expected latency enters the search (when a hardware target has a table)."""
+    loss: str = "additive"          # none | additive | log (ProxylessNAS) | power (MnasNet) | hinge
+    target_ms: Optional[float] = None   # default: hardware.target_ms
+    weight: float = 0.5             # lambda of the additive and hinge forms
+    beta: float = 0.6               # exponent of the log and power forms
+    constrained_derive: bool = False    # derive the most probable architecture within the target
+    reject_over_target: bool = False    # resample weight-step children over the target
+    max_tries: int = 50
+
+
+@dataclass
 class SearchConfig:
     data: DataConfig = field(default_factory=DataConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
     seed: int = 0
     resume: bool = False
+
+
+@dataclass
+class ProfileConfig:
+    """profile_latency.py: measure the table of ``hardware`` for ``space`` on ``data`` shapes."""
+    data: DataConfig = field(default_factory=DataConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    warmup: int = 5
+    repeat: int = 20
+    calibration_children: int = 12     # end-to-end runs the calibration is fitted on
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class ValidateConfig:
+    """validate_latency.py: table prediction vs end-to-end measurement on this device."""
+    data: DataConfig = field(default_factory=DataConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    children: int = 50
+    genotypes: List[str] = field(default_factory=list)  # genotype.json paths or published names
+    warmup: int = 5
+    repeat: int = 20
+    seed: int = 1                   # other children than the calibration's (seed 0)
+    progress: bool = True
 
 
 @dataclass
@@ -151,6 +205,7 @@ class RetrainConfig:
 
 GROUPS: dict[str, Any] = {
     "data": DataConfig, "space": SpaceConfig, "strategy": StrategyConfig, "trainer": TrainerConfig,
+    "hardware": HardwareConfig,
 }
 
 
@@ -162,3 +217,5 @@ def register_configs() -> None:
     cs.store(name="base_search", node=SearchConfig)
     cs.store(name="base_derive", node=DeriveConfig)
     cs.store(name="base_retrain", node=RetrainConfig)
+    cs.store(name="base_profile", node=ProfileConfig)
+    cs.store(name="base_validate", node=ValidateConfig)

@@ -288,3 +288,24 @@ def plot_accuracy_latency(points: list[dict], path: PathLike, front: Sequence[in
     if any(g is not None for g in groups) or front:
         ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_latency_validation(rows: list[dict], path: PathLike, title: str | None = None) -> Path:
+    """Predicted (table, before and after calibration) vs measured end-to-end latency; the
+    diagonal is a perfect table."""
+    fig = Figure(figsize=(5.5, 5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    measured = [r["measured_ms"] for r in rows]
+    ax.scatter(measured, [r["raw_ms"] for r in rows], s=16, alpha=0.6, label="sum of table entries")
+    ax.scatter(measured, [r["predicted_ms"] for r in rows], s=16, alpha=0.8, label="calibrated")
+    lo = min(min(measured), *(r["raw_ms"] for r in rows)) * 0.95
+    hi = max(max(measured), *(r["predicted_ms"] for r in rows)) * 1.05
+    ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("measured end-to-end latency (ms)")
+    ax.set_ylabel("predicted latency (ms)")
+    ax.set_title(title or "latency table vs measurement")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)

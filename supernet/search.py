@@ -27,6 +27,7 @@ from .distributed import World, all_reduce_sum, average_gradients, convert_batch
 from .evaluate import evaluate
 from .gates import child_gates
 from .genotype import Genotype
+from .latency.target import hardware_target
 from .runlog import format_row, write_csv
 from .search_network import SearchNetwork
 from .space import CellSpace
@@ -146,8 +147,11 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         if world.is_main:
             print(f"resuming {out_dir} after epoch {start}")
 
+    hw = hardware_target(cfg, space, info, strategy)
+
     def objective(logits, y):
-        return F.cross_entropy(logits, y)
+        ce = F.cross_entropy(logits, y)
+        return hw.arch_loss(ce, strategy) if hw else ce
 
     for epoch in range(start, tr.epochs):
         t0 = time.perf_counter()
@@ -179,12 +183,13 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                 for k, v in out.items():
                     sums[k] += v
             bar.set_postfix(loss=f"{sums['train_loss'] / n:.3f}", acc=f"{sums['train_acc'] / n:.3f}",
-                            H=f"{strategy.entropy():.3f}")
+                            H=f"{strategy.entropy():.3f}",
+                            **({"lat_ms": f"{hw.expected(strategy).item():.3f}"} if hw else {}))
         bar.close()
         sched.step()
         sums = {k: v / world.size for k, v in all_reduce_sum(sums, world).items()}
         strategy.on_epoch_end(net, train_loader, val_loader, device)
-        derived = strategy.derive()
+        derived = hw.derive(strategy) if hw else strategy.derive()
         derived_gates = child_gates(space.choice_of(derived))
         row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
                "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
@@ -192,6 +197,8 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             row.update(arch_loss=sums["arch_loss"] / n, arch_acc=sums["arch_acc"] / n)
         row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device, world),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
+        if hw:
+            row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived))
         histogram = derived.op_histogram()
         row.update({f"{cell}/{op}": count for cell, counts in histogram.items() for op, count in counts.items()})
         metrics.append(row)
@@ -211,7 +218,12 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         if stop:
             break
 
-    genotype = strategy.derive()
-    files = write_outputs(genotype, space, history, metrics, out_dir, strategy=cfg.strategy.name,
-                          epochs=len(metrics), seed=cfg.seed) if world.is_main else {}
+    genotype = hw.derive(strategy) if hw else strategy.derive()
+    meta = {"strategy": cfg.strategy.name, "epochs": len(metrics), "seed": cfg.seed}
+    if hw:
+        meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
+        if world.is_main:
+            print(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} "
+                  f"(table {cfg.hardware.table}, target {hw.target_ms} ms)")
+    files = write_outputs(genotype, space, history, metrics, out_dir, **meta) if world.is_main else {}
     return SearchResult(out_dir, genotype, metrics, files, net, strategy)

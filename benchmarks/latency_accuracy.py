@@ -1,0 +1,38 @@
+"""Does the latency table predict real latency on this device?  Re-profiles nothing that the
+table holds; measures K random children of the space end to end and prints Kendall tau,
+Spearman rho and MAPE before and after calibration, and how long the table took to profile.
+
+    python benchmarks/latency_accuracy.py [hydra overrides, e.g. hardware=cpu_2core children=50]
+"""
+import sys
+import tempfile
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from supernet.config import register_configs
+from supernet.latency.profile import run_profile, run_validation
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def main() -> None:
+    register_configs()
+    with initialize_config_dir(CONF, version_base="1.3"):
+        profile = OmegaConf.to_object(compose("profile", overrides=sys.argv[1:] + ["progress=false"]))
+        validate = OmegaConf.to_object(compose("validate", overrides=sys.argv[1:] + ["progress=false"]))
+    table = run_profile(profile)            # measures only what the table lacks
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_validation(validate, tmp)
+    hw = validate.hardware
+    print(f"{hw.name}: {table.meta['processor']}, {table.meta['threads']} thread(s), batch {hw.batch_size}, "
+          f"{hw.dtype}; {len(result['rows'])} children; table of {len(table.entries)} entries profiled in "
+          f"{table.meta['profile_seconds']} s")
+    for label, s in result["stats"].items():
+        print(f"  {label:6s} calibration: Kendall tau {s['kendall_tau']:.3f}  Spearman rho {s['spearman_rho']:.3f}  "
+              f"MAPE {s['mape_percent']:.1f}%   (goal: tau >= 0.8, MAPE <= 10%)")
+
+
+if __name__ == "__main__":
+    main()

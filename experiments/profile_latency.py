@@ -1,0 +1,23 @@
+"""Measure a device's latency table: ``python experiments/profile_latency.py hardware=<name>``.
+
+Run it on the device you deploy to.  Incremental (measures only what the table lacks) and
+interrupt-safe (every entry is saved as it is measured)."""
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from supernet.config import register_configs
+from supernet.latency.profile import run_profile
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="profile")
+def main(cfg: DictConfig) -> None:
+    table = run_profile(OmegaConf.to_object(cfg))
+    cal = table.calibration
+    print(f"{table.path}: {len(table.entries)} entries (ms), profiled in {table.meta['profile_seconds']} s; "
+          f"calibration: {cal['per_op_ms']:.4f} ms per op + {cal['constant_ms']:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()

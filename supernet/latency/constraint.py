@@ -1,0 +1,62 @@
+"""Hard latency constraints, because a soft penalty alone often misses the target: a
+latency-constrained derive, and rejection of sampled children over the target."""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from torch import Tensor
+
+from ..gates import Gate
+from ..space import CellSpace
+from .predict import LatencyPredictor
+
+
+def constrained_choice(space: CellSpace, probs: Mapping[str, Tensor], predictor: LatencyPredictor,
+                       target_ms: float, choice: Mapping[str, int]) -> dict[str, int]:
+    """Starting from ``choice`` (the unconstrained derive), change one decision at a time, each
+    time the change that gives up the least log-probability per millisecond saved, until the
+    table latency is within ``target_ms``.  `none` is never derived."""
+    if set(probs) != set(space.by_name):
+        raise ValueError("latency.constrained_derive needs a strategy with one probability vector per "
+                         "decision (proxyless, gdas, reinforce, enas, random); this one has none")
+    logp = {k: p.detach().clamp_min(1e-12).log() for k, p in probs.items()}
+    choice = dict(choice)
+    lat = predictor.of_genotype(space.genotype(choice))
+    while lat > target_ms:
+        best = None
+        for d in space.decisions:
+            for c, name in enumerate(d.candidates):
+                if c == choice[d.name] or (d.kind == "op" and name == "none"):
+                    continue
+                trial = {**choice, d.name: c}
+                trial_lat = predictor.of_genotype(space.genotype(trial))
+                if trial_lat >= lat:
+                    continue
+                score = float(logp[d.name][choice[d.name]] - logp[d.name][c]) / (lat - trial_lat)
+                if best is None or score < best[0]:
+                    best = (score, trial, trial_lat)
+        if best is None:
+            raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: "
+                             f"the fastest reachable is {lat:.3f} ms; raise the target or shrink the space")
+        _, choice, lat = best
+    return choice
+
+
+def install_rejection(strategy, latency_of: Callable[[Mapping[str, Gate]], float], target_ms: float,
+                      max_tries: int) -> None:
+    """Make ``strategy.weight_sample`` resample children whose latency is over the target (after
+    ``max_tries`` it keeps the fastest seen, so a step never stalls)."""
+    sample = strategy.weight_sample
+
+    def within_target():
+        best = None
+        for _ in range(max_tries):
+            gates = sample()
+            lat = latency_of(gates)
+            if lat <= target_ms:
+                return gates
+            if best is None or lat < best[0]:
+                best = (lat, gates)
+        return best[1]
+
+    strategy.weight_sample = within_target

@@ -1,0 +1,168 @@
+"""Measuring a device: every op signature of a space (incrementally, saved after each entry so
+an interrupted run keeps what it measured), end-to-end runs of discrete children for the
+calibration, and the validation of the table against end-to-end runs."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..data import build_dataset
+from ..genotype import Genotype
+from ..genotypes import resolve_genotype
+from ..measure import median_time
+from ..network import DiscreteNetwork
+from ..plots import plot_latency_validation
+from ..space import CellSpace
+from .model import LatencyModel
+from .predict import LatencyPredictor, fit_calibration
+from .table import LatencyTable, TableError, load_table, measurement_meta
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class Bench:
+    """How to time on this device."""
+    device: str = "cpu"
+    dtype: str = "float32"
+    batch_size: int = 1
+    warmup: int = 5
+    repeat: int = 20
+
+    def time_ms(self, module: torch.nn.Module, shape) -> float:
+        dtype = DTYPES[self.dtype]
+        module = module.to(self.device, dtype).eval()
+        x = torch.randn(self.batch_size, *shape, device=self.device, dtype=dtype)
+        with torch.inference_mode():
+            return 1e3 * median_time(lambda: module(x), self.warmup, self.repeat, self.device)
+
+
+def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, progress: bool = True) -> int:
+    """Measure the signatures the table lacks; returns how many were measured."""
+    missing = table.missing(model.signatures)
+    t0 = time.perf_counter()
+    for sig in tqdm(missing, desc="profiling ops", disable=not progress, dynamic_ncols=True):
+        builder, shape = model.builders[sig]
+        table.entries[sig] = bench.time_ms(builder(), shape)
+        table.save()
+    table.meta["profile_seconds"] = round(table.meta.get("profile_seconds", 0.0) + time.perf_counter() - t0, 2)
+    table.save()
+    return len(missing)
+
+
+def random_genotypes(space: CellSpace, k: int, seed: int) -> list[Genotype]:
+    """Uniformly random discrete children (no `none`: a deployed network has none)."""
+    g = torch.Generator().manual_seed(seed)
+    ops = [i for i, op in enumerate(space.ops) if op != "none"]
+    out = []
+    for _ in range(k):
+        choice = {d.name: (ops[int(torch.randint(len(ops), (), generator=g))] if d.kind == "op"
+                           else int(torch.randint(len(d.candidates), (), generator=g)))
+                  for d in space.decisions}
+        out.append(space.genotype(choice))
+    return out
+
+
+def end_to_end_ms(genotype: Genotype, space_cfg, info, bench: Bench) -> float:
+    net = DiscreteNetwork(genotype, info.in_channels, info.num_classes, space_cfg.layers,
+                          space_cfg.init_channels, space_cfg.stem_multiplier)
+    return bench.time_ms(net, (info.in_channels, info.image_size, info.image_size))
+
+
+def calibrate(predictor: LatencyPredictor, genotypes: list[Genotype], space_cfg, info, bench: Bench,
+              progress: bool = True) -> dict[str, float]:
+    """Fit and store the calibration from end-to-end runs of ``genotypes``."""
+    measured = [end_to_end_ms(g, space_cfg, info, bench)
+                for g in tqdm(genotypes, desc="calibrating", disable=not progress, dynamic_ncols=True)]
+    raw = [predictor.of_genotype(g, calibrated=False) for g in genotypes]
+    predictor.table.calibration = fit_calibration(raw, [predictor.ops_run(g) for g in genotypes], measured)
+    predictor.table.save()
+    return predictor.table.calibration
+
+
+def kendall_tau(a, b) -> float:
+    n = len(a)
+    s = sum((1 if (a[i] - a[j]) * (b[i] - b[j]) > 0 else -1 if (a[i] - a[j]) * (b[i] - b[j]) < 0 else 0)
+            for i in range(n) for j in range(i + 1, n))
+    return s / (n * (n - 1) / 2)
+
+
+def spearman_rho(a, b) -> float:
+    ra, rb = (torch.tensor(x, dtype=torch.float64).argsort().argsort().double() for x in (a, b))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
+
+
+def mape(pred, measured) -> float:
+    return 100.0 * sum(abs(p - m) / m for p, m in zip(pred, measured)) / len(measured)
+
+
+def validate(predictor: LatencyPredictor, genotypes: dict[str, Genotype], space_cfg, info, bench: Bench,
+             progress: bool = True) -> dict:
+    """Predicted (before / after calibration) vs measured end-to-end latency of ``genotypes``."""
+    rows = []
+    for name, g in tqdm(genotypes.items(), desc="validating", disable=not progress, dynamic_ncols=True):
+        rows.append({"name": name, "raw_ms": predictor.of_genotype(g, calibrated=False),
+                     "predicted_ms": predictor.of_genotype(g), "measured_ms": end_to_end_ms(g, space_cfg, info, bench)})
+    measured = [r["measured_ms"] for r in rows]
+    stats = {}
+    for key, label in (("raw_ms", "before"), ("predicted_ms", "after")):
+        pred = [r[key] for r in rows]
+        stats[label] = {"kendall_tau": kendall_tau(pred, measured), "spearman_rho": spearman_rho(pred, measured),
+                        "mape_percent": mape(pred, measured)}
+    return {"rows": rows, "stats": stats}
+
+
+def _setup(cfg):
+    """The model, bench and space of a profile/validate config (shapes come from the data set)."""
+    hw = cfg.hardware
+    if not hw.table:
+        raise ValueError(f"hardware {hw.name!r} has no table path: choose a target with one "
+                         "(hardware=cpu_2core) or set hardware.table=latency_tables/<name>.yaml")
+    if hw.threads:
+        torch.set_num_threads(hw.threads)
+    _, info = build_dataset(cfg.data, train=True, augment=False)
+    bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat)
+    return LatencyModel(cfg.space, info), bench, CellSpace(cfg.space.nodes, cfg.space.ops), info
+
+
+def run_profile(cfg) -> LatencyTable:
+    """Measure what the table of ``cfg.hardware`` lacks for ``cfg.space``, then (re)fit its
+    calibration when anything was added."""
+    model, bench, space, info = _setup(cfg)
+    hw = cfg.hardware
+    meta = measurement_meta(hw.device, torch.get_num_threads(), hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
+    if Path(hw.table).exists():
+        table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype)
+        if (table.meta["device"], table.meta["threads"]) != (meta["device"], meta["threads"]):
+            raise TableError(f"{hw.table} was measured on {table.meta['device']} with {table.meta['threads']} "
+                             f"threads, this run uses {meta['device']} with {meta['threads']}: measure into "
+                             "another table (hardware.table=...)")
+    else:
+        table = LatencyTable(meta, path=hw.table, hardware=hw.name)
+    added = measure_entries(model, table, bench, cfg.progress)
+    if added or not table.calibration:
+        calibrate(LatencyPredictor(model, table), random_genotypes(space, cfg.calibration_children, cfg.seed),
+                  cfg.space, info, bench, cfg.progress)
+    return table
+
+
+def run_validation(cfg, out_dir) -> dict:
+    """K random children (and any named genotypes): predicted vs measured, with a picture."""
+    model, bench, space, info = _setup(cfg)
+    hw = cfg.hardware
+    predictor = LatencyPredictor(model, load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch))
+    genotypes = {f"random{i}": g for i, g in enumerate(random_genotypes(space, cfg.children, cfg.seed))}
+    genotypes.update({str(spec): resolve_genotype(spec) for spec in cfg.genotypes})
+    result = validate(predictor, genotypes, cfg.space, info, bench, cfg.progress)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "latency_validation.json").write_text(json.dumps(result, indent=2) + "\n")
+    result["plot"] = plot_latency_validation(result["rows"], out_dir / "latency_validation.png",
+                                             f"{hw.name}: {len(genotypes)} children")
+    return result

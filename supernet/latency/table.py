@@ -1,0 +1,119 @@
+"""The latency table: versioned YAML with a schema.  Milliseconds, per device, keyed by a
+canonical op signature; its metadata says how it was measured, and the calibration fitted from
+end-to-end measurements (see predict.py) travels with it."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+SCHEMA = "supernet.latency_table/v1"
+UNITS = "ms"
+REQUIRED_META = ("device", "torch", "processor", "threads", "batch_size", "dtype", "date", "method")
+
+
+class TableError(ValueError):
+    """A table that is unreadable, of another schema, or measured under other conditions."""
+
+
+class MissingEntryError(KeyError):
+    """A lookup of an op signature the table does not hold (never a silent default)."""
+
+    def __init__(self, signature: str, table: str, command: str):
+        super().__init__(signature)
+        self.signature, self.table, self.command = signature, table, command
+
+    def __str__(self) -> str:
+        return (f"latency table {self.table} has no entry for {self.signature!r}; measure the "
+                f"missing entries with: {self.command}")
+
+
+@dataclass
+class LatencyTable:
+    meta: dict[str, Any]
+    entries: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, float] = field(default_factory=dict)   # per_op_ms, constant_ms
+    path: str = "<memory>"
+    hardware: str = "<name>"
+
+    def command(self) -> str:
+        return f"python experiments/profile_latency.py hardware={self.hardware}"
+
+    def __getitem__(self, signature: str) -> float:
+        try:
+            return self.entries[signature]
+        except KeyError:
+            raise MissingEntryError(signature, self.path, self.command()) from None
+
+    def missing(self, signatures) -> list[str]:
+        return [s for s in dict.fromkeys(signatures) if s not in self.entries]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "units": UNITS, "meta": self.meta, "calibration": self.calibration,
+                "entries": dict(sorted(self.entries.items()))}
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        path = Path(path or self.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        os.replace(tmp, path)
+        return path
+
+
+def measurement_meta(device: str, threads: int, batch_size: int, dtype: str, warmup: int, repeat: int) -> dict:
+    """What a table must record about how it was measured."""
+    proc = platform.processor() or platform.machine()
+    try:
+        proc = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                    if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    if torch.device(device).type == "cuda":
+        proc = torch.cuda.get_device_name(torch.device(device))
+    return {"device": device, "torch": str(torch.__version__), "processor": proc, "threads": threads,
+            "batch_size": batch_size, "dtype": dtype, "date": datetime.date.today().isoformat(),
+            "method": f"median of {repeat} timed runs after {warmup} warm-up runs, eval mode, "
+                      "inference_mode, synchronized on GPU"}
+
+
+def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: str,
+               allow_mismatch: bool = False) -> LatencyTable:
+    """Read and validate; refuse a table measured with another batch size or dtype than asked
+    (``allow_mismatch`` overrides, for a deliberate transfer)."""
+    path = Path(path)
+    command = f"python experiments/profile_latency.py hardware={hardware}"
+    if not path.is_file():
+        raise TableError(f"no latency table at {path}; measure one on the target device with: {command}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise TableError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise TableError(f"{path}: schema must be {SCHEMA!r}, got {data.get('schema') if isinstance(data, dict) else data!r}")
+    if data.get("units") != UNITS:
+        raise TableError(f"{path}: units must be {UNITS!r}, got {data.get('units')!r}")
+    meta = data.get("meta")
+    if not isinstance(meta, dict) or any(k not in meta for k in REQUIRED_META):
+        raise TableError(f"{path}: meta must hold {', '.join(REQUIRED_META)}")
+    entries = data.get("entries") or {}
+    bad = [k for k, v in entries.items() if not isinstance(v, (int, float)) or v < 0]
+    if not isinstance(entries, dict) or bad:
+        raise TableError(f"{path}: entries must map op signatures to milliseconds >= 0; bad: {bad[:3]}")
+    calibration = data.get("calibration") or {}
+    if set(calibration) - {"per_op_ms", "constant_ms"}:
+        raise TableError(f"{path}: calibration holds only per_op_ms and constant_ms, got {sorted(calibration)}")
+    if not allow_mismatch:
+        for key, want in (("batch_size", batch_size), ("dtype", dtype)):
+            if meta[key] != want:
+                raise TableError(
+                    f"{path} was measured with {key}={meta[key]!r} but this run uses {want!r}; measure a "
+                    f"table for it ({command} hardware.{key}={want}) or pass hardware.allow_mismatch=true")
+    return LatencyTable(meta, {k: float(v) for k, v in entries.items()},
+                        {k: float(v) for k, v in calibration.items()}, str(path), hardware)

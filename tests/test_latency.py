@@ -1,0 +1,207 @@
+"""Latency tables: format and errors, expected latency against the table latency of a child,
+gradients against finite differences, the loss forms, the hard constraints, and a latency-aware
+search that meets its target."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import blobs, tiny_config
+from supernet.config import HardwareConfig, LatencyConfig
+from supernet.data import DataInfo
+from supernet.latency import (LOSS_FORMS, LatencyModel, LatencyPredictor, LatencyTable, MissingEntryError,
+                              TableError, latency_loss, load_table)
+from supernet.latency.constraint import constrained_choice, install_rejection
+from supernet.latency.predict import fit_calibration
+from supernet.latency.table import measurement_meta
+from supernet.search import run_search
+from supernet.space import CellSpace
+from supernet.strategies import build_strategy
+
+ROOT = Path(__file__).resolve().parents[1]
+INFO = DataInfo(1, 3, 8)
+
+
+def synthetic_table(tmp_path, cfg, slow_ms=10.0, fast_ms=0.1) -> Path:
+    """sep convs are slow, everything else is cheap: a deterministic hardware."""
+    model = LatencyModel(cfg.space, INFO)
+    table = LatencyTable(measurement_meta("cpu", 1, 1, "float32", 0, 1), path=str(tmp_path / "t.yaml"), hardware="syn")
+    table.entries = {s: (slow_ms if s.startswith("sep_conv") else fast_ms) for s in model.signatures}
+    table.save()
+    return tmp_path / "t.yaml"
+
+
+def _predictor(tmp_path, cfg):
+    return LatencyPredictor(LatencyModel(cfg.space, INFO), load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32"))
+
+
+def test_table_round_trip_and_refusals(tmp_path):
+    cfg = tiny_config()
+    path = synthetic_table(tmp_path, cfg)
+    table = load_table(path, "syn", 1, "float32")
+    table.calibration = {"per_op_ms": 0.01, "constant_ms": 0.5}
+    table.save()
+    again = load_table(path, "syn", 1, "float32")
+    assert again.entries == table.entries and again.calibration == table.calibration
+    with pytest.raises(TableError, match="batch_size=1.*uses 8.*allow_mismatch"):
+        load_table(path, "syn", 8, "float32")
+    with pytest.raises(TableError, match="dtype"):
+        load_table(path, "syn", 1, "bfloat16")
+    assert load_table(path, "syn", 8, "float32", allow_mismatch=True).entries == table.entries
+    with pytest.raises(TableError, match="profile_latency.py hardware=syn"):
+        load_table(tmp_path / "absent.yaml", "syn", 1, "float32")
+
+
+def test_missing_entry_names_the_signature_and_the_command(tmp_path):
+    cfg = tiny_config()
+    table = load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32")
+    model = LatencyModel(cfg.space, INFO)
+    gone = next(s for s in model.signatures if s.startswith("sep_conv") and s.endswith("s2"))
+    del table.entries[gone]
+    with pytest.raises(MissingEntryError, match=f"{gone.replace('|', '.')}.*profile_latency.py hardware=syn"):
+        LatencyPredictor(model, table)
+
+
+def _one_hot_strategy(cfg, space, seed=0):
+    strategy = build_strategy(space, cfg.strategy)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for d in space.decisions:
+            allowed = [i for i, c in enumerate(d.candidates) if not (d.kind == "op" and c == "none")]
+            k = allowed[int(torch.randint(len(allowed), (), generator=g))]
+            strategy.alphas[d.name].fill_(-50.0)[k] = 50.0
+    return strategy
+
+
+def test_expected_latency_of_one_hot_alphas_is_the_child_table_latency(tmp_path):
+    cfg = tiny_config()
+    predictor = _predictor(tmp_path, cfg)
+    predictor.table.calibration = {"per_op_ms": 0.05, "constant_ms": 0.3}
+    space = CellSpace(cfg.space.nodes, cfg.space.ops)
+    for seed in range(3):
+        strategy = _one_hot_strategy(cfg, space, seed)
+        genotype = strategy.derive()
+        expected = predictor.expected(strategy.path_weights()).item()
+        assert expected == pytest.approx(predictor.of_genotype(genotype), rel=1e-5)
+        per_kind = {k: sum(op.startswith("sep") for node in c.nodes for op, _ in node)
+                    for k, c in genotype.cells().items()}
+        n_sep = sum(per_kind[cell.kind] for cell in predictor.model.cells)   # normal, reduce, reduce
+        n_ops = 2 * cfg.space.nodes * cfg.space.layers
+        fixed = len(predictor.model.fixed) * 0.1
+        assert expected == pytest.approx(fixed + 10.0 * n_sep + 0.1 * (n_ops - n_sep) + 0.05 * n_ops + 0.3, rel=1e-5)
+
+
+@pytest.mark.parametrize("form", LOSS_FORMS)
+def test_latency_loss_gradient_matches_finite_differences(tmp_path, form):
+    cfg = tiny_config()
+    predictor = _predictor(tmp_path, cfg)
+    space = CellSpace(cfg.space.nodes, cfg.space.ops)
+    strategy = build_strategy(space, cfg.strategy).double()
+    with torch.no_grad():
+        for a in strategy.alphas.values():
+            a.copy_(torch.randn(len(a), dtype=torch.float64))
+    ce = torch.tensor(1.3, dtype=torch.float64)
+    target = 12.0
+
+    def loss():
+        return latency_loss(ce, predictor.expected(strategy.path_weights()), target, form, 0.7, 0.6)
+
+    grads = torch.autograd.grad(loss(), list(strategy.alphas.values()))
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    checked = 0
+    for (name, a), g in zip(strategy.alphas.items(), grads):
+        for i in range(len(a)):
+            with torch.no_grad():
+                a[i] += 1e-6
+                up = float(loss())
+                a[i] -= 2e-6
+                down = float(loss())
+                a[i] += 1e-6
+            assert (up - down) / 2e-6 == pytest.approx(float(g[i]), abs=1e-6, rel=1e-4), (name, i)
+            checked += 1
+    assert checked == sum(len(a) for a in strategy.alphas.values())
+
+
+def test_loss_forms_penalize_as_documented():
+    ce, t = torch.tensor(2.0), 10.0
+    assert float(latency_loss(ce, torch.tensor(20.0), t, "additive", 0.5, 0.6)) == pytest.approx(3.0)
+    assert float(latency_loss(ce, torch.tensor(5.0), t, "hinge", 0.5, 0.6)) == pytest.approx(2.0)
+    assert float(latency_loss(ce, torch.tensor(20.0), t, "hinge", 0.5, 0.6)) == pytest.approx(2.5)
+    assert float(latency_loss(ce, torch.tensor(20.0), t, "power", 0.5, 1.0)) == pytest.approx(4.0)
+    assert float(latency_loss(ce, torch.tensor(100.0), t, "log", 0.5, 1.0)) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="target_ms > 1"):
+        latency_loss(ce, torch.tensor(0.5), 0.8, "log", 0.5, 1.0)
+
+
+def test_calibration_fit_recovers_overheads():
+    raw, runs = [5.0, 8.0, 11.0, 6.0], [10, 20, 30, 12]
+    measured = [r + 0.02 * n + 1.5 for r, n in zip(raw, runs)]
+    fit = fit_calibration(raw, runs, measured)
+    assert fit["per_op_ms"] == pytest.approx(0.02, abs=1e-9) and fit["constant_ms"] == pytest.approx(1.5, abs=1e-9)
+    assert fit_calibration([1.0, 2.0], [5, 5], [2.0, 4.0]) == {"per_op_ms": 0.0, "constant_ms": 1.5}
+
+
+def test_hard_constraints_respect_the_target(tmp_path):
+    cfg = tiny_config()
+    predictor = _predictor(tmp_path, cfg)
+    space = CellSpace(cfg.space.nodes, cfg.space.ops)
+    strategy = _one_hot_strategy(cfg, space, seed=1)
+    with torch.no_grad():   # soften: the derive must trade probability for latency
+        for a in strategy.alphas.values():
+            a.mul_(0.02)
+    free = strategy.derive()
+    target = predictor.of_genotype(free) - 15.0
+    choice = constrained_choice(space, strategy.probabilities(), predictor, target, space.choice_of(free))
+    assert predictor.of_genotype(space.genotype(choice)) <= target
+    with pytest.raises(ValueError, match="no architecture of this space is within"):
+        constrained_choice(space, strategy.probabilities(), predictor, 0.01, space.choice_of(free))
+
+    lat = lambda gates: predictor.of_genotype(space.genotype({k: g.active for k, g in gates.items()}))
+    samples = [lat(strategy.weight_sample()) for _ in range(40)]
+    target = sorted(samples)[len(samples) // 2]
+    install_rejection(strategy, lat, target, max_tries=500)
+    assert all(lat(strategy.weight_sample()) <= target for _ in range(40))
+
+
+def _search(tmp_path, table, loss):
+    cfg = tiny_config(**{"trainer.epochs": 5, "strategy.arch_lr": 0.1})
+    cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=9.0)
+    cfg.latency = LatencyConfig(loss=loss, weight=3.0)
+    data = blobs(96, seed=0), blobs(96, seed=1), INFO
+    return run_search(cfg, tmp_path / loss, data=data)
+
+
+def test_search_with_a_tight_target_ends_below_it(tmp_path):
+    table = synthetic_table(tmp_path, tiny_config())
+    free = _search(tmp_path, table, "none")
+    tight = _search(tmp_path, table, "additive")
+    meta_free = free.metrics[-1]["derived_latency_ms"]
+    assert tight.metrics[-1]["derived_latency_ms"] <= 9.0 < meta_free
+    assert tight.metrics[-1]["expected_latency_ms"] < tight.metrics[0]["expected_latency_ms"]
+
+
+def test_profile_validate_and_search_apps(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    small = ["data.image_size=8", "space.layers=3", "space.nodes=2", "space.init_channels=4",
+             "space.ops=[none,skip_connect,max_pool_3x3,sep_conv_3x3]"]
+    table = tmp_path / "tbl.yaml"
+
+    def run(script, *args):
+        res = subprocess.run([sys.executable, str(ROOT / "experiments" / script), *small, *args], cwd=tmp_path,
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert res.returncode == 0, res.stderr[-3000:]
+        return res.stdout
+
+    common = [f"hardware.table={table}", "hardware.threads=1"]
+    out = run("profile_latency.py", *common, "warmup=1", "repeat=3", "calibration_children=3", "progress=false")
+    assert "entries (ms)" in out and table.exists()
+    assert "0 entries" not in run("profile_latency.py", *common, "warmup=1", "repeat=3", "progress=false")
+    out = run("validate_latency.py", *common, "children=4", "warmup=1", "repeat=3", "progress=false",
+              f"hydra.run.dir={tmp_path / 'val'}")
+    assert "Kendall tau" in out and (tmp_path / "val" / "latency_validation.png").exists()
+    out = run("search.py", *common, "hardware=cpu_2core", "trainer.epochs=1", "trainer.warmup_epochs=0",
+              "data.limit=96", "trainer.progress=false", f"hydra.run.dir={tmp_path / 'search'}")
+    assert "ms on cpu_2core" in out
