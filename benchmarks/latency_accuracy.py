@@ -22,7 +22,7 @@ def main() -> None:
     with initialize_config_dir(CONF, version_base="1.3"):
         profile = OmegaConf.to_object(compose("profile", overrides=sys.argv[1:] + ["progress=false"]))
         validate = OmegaConf.to_object(compose("validate", overrides=sys.argv[1:] + ["progress=false"]))
-    table = run_profile(profile)            # measures only what the table lacks
+    table, _ = run_profile(profile)         # measures only what the table lacks
     with tempfile.TemporaryDirectory() as tmp:
         result = run_validation(validate, tmp)
     hw = validate.hardware

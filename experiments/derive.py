@@ -12,7 +12,7 @@ register_configs()
 @hydra.main(version_base="1.3", config_path="../conf", config_name="derive")
 def main(cfg: DictConfig) -> None:
     genotype, files = derive_run(cfg.run, cfg.out)
-    print(f"normal: {genotype.normal.nodes}\nreduce: {genotype.reduce.nodes}")
+    print(genotype.summary())
     for name, path in files.items():
         print(f"  {name:9s} {path.resolve()}")
 

@@ -13,10 +13,11 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="profile")
 def main(cfg: DictConfig) -> None:
-    table = run_profile(OmegaConf.to_object(cfg))
-    cal = table.calibration
-    print(f"{table.path}: {len(table.entries)} entries (ms), profiled in {table.meta['profile_seconds']} s; "
-          f"calibration: {cal['per_op_ms']:.4f} ms per op + {cal['constant_ms']:.3f} ms")
+    table, added = run_profile(OmegaConf.to_object(cfg))
+    print(f"{table.path}: measured {added} new entries, {len(table.entries)} in all (ms); profiled in "
+          f"{table.meta['profile_seconds']} s in all")
+    for key, cal in table.calibration.items():
+        print(f"  calibration {key}: {cal['per_op_ms']:.4f} ms per op + {cal['constant_ms']:.3f} ms")
 
 
 if __name__ == "__main__":

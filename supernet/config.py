@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
 
 DARTS_OPS = [
     "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -37,8 +38,13 @@ class DataConfig:
     limit: int = 0                  # use only the first N training images (0: all)
 
 
+CHAIN_OPS = [
+    "mbconv_3x3_e3", "mbconv_3x3_e6", "mbconv_5x5_e3", "mbconv_5x5_e6", "mbconv_7x7_e3", "mbconv_7x7_e6", "zero",
+]
+
+
 @dataclass
-class SpaceConfig:
+class CellSpaceConfig:
     """The NASNet/DARTS cell space and the macro network that stacks its cells."""
     name: str = "nasnet_cell"
     nodes: int = 4                  # B: intermediate nodes per cell
@@ -49,26 +55,36 @@ class SpaceConfig:
 
 
 @dataclass
+class ChainSpaceConfig:
+    """ProxylessNAS's chain space (default: its mobile space): a 3x3 stride-2 first conv, a fixed
+    3x3 MBConv of expansion 1, stages of searchable layers, a 1x1 feature-mix conv, pooling and a
+    classifier.  Every searchable layer picks one of ``ops``; `zero` (skip the layer) only
+    where the layer keeps its shape (stride 1, same width)."""
+    name: str = "proxyless_chain"
+    ops: List[str] = field(default_factory=lambda: list(CHAIN_OPS))
+    first_conv: int = 32
+    first_block: int = 16
+    widths: List[int] = field(default_factory=lambda: [24, 40, 80, 96, 192, 320])
+    depths: List[int] = field(default_factory=lambda: [4, 4, 4, 4, 4, 1])
+    strides: List[int] = field(default_factory=lambda: [2, 2, 2, 1, 2, 1])
+    feature_mix: int = 1280
+
+
+@dataclass
 class StrategyConfig:
-    """How alpha is updated and how gates are sampled."""
+    """What every strategy's config has; each strategy module extends it with its own options
+    (strategies/<name>.py) and ``conf/strategy/<name>.yaml`` picks it by ``base_<name>``."""
     name: str = "proxyless"
-    mode: str = "two"               # proxyless: two (two-path) | full (all candidates, full_v2)
     arch_lr: float = 1e-2
     arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])
     arch_weight_decay: float = 1e-3
     init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
     max_skip: int = -1              # derive: at most this many skip_connect per cell (P-DARTS; -1: no cap)
-    unrolled: bool = False          # darts: second order (one unrolled weight step, finite-difference Hvp)
-    unrolled_lr: float = 0.05       # darts: lr of that virtual weight step (DARTS: the weight lr)
-    unrolled_eps: float = 0.01      # darts: finite-difference step r = unrolled_eps / |v| (DARTS: 0.01)
-    tau_max: float = 10.0           # gdas: Gumbel-softmax temperature at the first epoch ...
-    tau_min: float = 0.1            # ... annealed linearly to this at the last
-    baseline_decay: float = 0.9     # reinforce, enas: moving-average reward baseline
-    entropy_weight: float = 1e-4    # enas: entropy bonus of the controller
-    controller_hidden: int = 64     # enas: LSTM width
-    tanh_constant: float = 2.5      # enas: logits bounded to +-this (0: unbounded)
-    num_candidates: int = 20        # random: children ranked after every epoch
-    bn_batches: int = 4             # random: train batches that recalibrate BN for each child
+
+
+def _default_strategy() -> StrategyConfig:
+    from .strategies import strategy_config   # the strategies import this module
+    return strategy_config("proxyless")
 
 
 @dataclass
@@ -107,6 +123,8 @@ class LatencyConfig:
     target_ms: Optional[float] = None   # default: hardware.target_ms
     weight: float = 0.5             # lambda of the additive and hinge forms
     beta: float = 0.6               # exponent of the log and power forms
+    reward: str = "table"           # reinforce, enas, random: the reward's latency, table | measured (on this device)
+    reward_exponent: float = -0.07  # MnasNet's w in the reward acc * (LAT/target)^w
     constrained_derive: bool = False    # derive the most probable architecture within the target
     reject_over_target: bool = False    # resample weight-step children over the target
     max_tries: int = 50
@@ -115,8 +133,8 @@ class LatencyConfig:
 @dataclass
 class SearchConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    space: SpaceConfig = field(default_factory=SpaceConfig)
-    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    space: Any = field(default_factory=CellSpaceConfig)       # CellSpaceConfig | ChainSpaceConfig
+    strategy: Any = field(default_factory=_default_strategy)   # a StrategyConfig subclass
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
@@ -128,7 +146,7 @@ class SearchConfig:
 class ProfileConfig:
     """profile_latency.py: measure the table of ``hardware`` for ``space`` on ``data`` shapes."""
     data: DataConfig = field(default_factory=DataConfig)
-    space: SpaceConfig = field(default_factory=SpaceConfig)
+    space: Any = field(default_factory=CellSpaceConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     warmup: int = 5
     repeat: int = 20
@@ -141,7 +159,7 @@ class ProfileConfig:
 class ValidateConfig:
     """validate_latency.py: table prediction vs end-to-end measurement on this device."""
     data: DataConfig = field(default_factory=DataConfig)
-    space: SpaceConfig = field(default_factory=SpaceConfig)
+    space: Any = field(default_factory=CellSpaceConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     children: int = 50
     genotypes: List[str] = field(default_factory=list)  # genotype.json paths or published names
@@ -204,18 +222,41 @@ class RetrainConfig:
 
 
 GROUPS: dict[str, Any] = {
-    "data": DataConfig, "space": SpaceConfig, "strategy": StrategyConfig, "trainer": TrainerConfig,
-    "hardware": HardwareConfig,
+    "data": DataConfig, "trainer": TrainerConfig, "hardware": HardwareConfig,
+    "space": {"base_cell_space": CellSpaceConfig, "base_chain_space": ChainSpaceConfig},
 }
+SPACE_CONFIGS = {"nasnet_cell": CellSpaceConfig, "proxyless_chain": ChainSpaceConfig}
+
+
+def space_config(d: dict[str, Any]) -> Any:
+    """The typed config of a space from its plain form (a checkpoint's config)."""
+    name = d.get("name")
+    if name not in SPACE_CONFIGS:
+        raise ValueError(f"unknown space {name!r}; known: {', '.join(SPACE_CONFIGS)}")
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SPACE_CONFIGS[name]), d))
+
+
+def _open(node_type, *fields: str):
+    """The schema hydra composes into, with ``fields`` left open (MISSING) so that the option a
+    config group picks brings its own typed schema (a chain space, a strategy's options)."""
+    node = OmegaConf.structured(node_type)
+    for name in fields:
+        setattr(node, name, MISSING)
+    return node
 
 
 def register_configs() -> None:
     """Register the schemas with hydra (idempotent; the experiments call it before main)."""
+    from .strategies import STRATEGIES
+
     cs = ConfigStore.instance()
-    for group, node in GROUPS.items():
-        cs.store(group=group, name=f"base_{group}", node=node)
-    cs.store(name="base_search", node=SearchConfig)
+    for group, nodes in GROUPS.items():
+        for name, node in (nodes.items() if isinstance(nodes, dict) else [(f"base_{group}", nodes)]):
+            cs.store(group=group, name=name, node=node)
+    for name, cls in STRATEGIES.items():
+        cs.store(group="strategy", name=f"base_{name}", node=cls.config)
+    cs.store(name="base_search", node=_open(SearchConfig, "space", "strategy"))
     cs.store(name="base_derive", node=DeriveConfig)
     cs.store(name="base_retrain", node=RetrainConfig)
-    cs.store(name="base_profile", node=ProfileConfig)
-    cs.store(name="base_validate", node=ValidateConfig)
+    cs.store(name="base_profile", node=_open(ProfileConfig, "space"))
+    cs.store(name="base_validate", node=_open(ValidateConfig, "space"))

@@ -7,40 +7,56 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import load_checkpoint
+from .data import DataInfo
+from .decisions import SearchSpace
 from .flops import genotype_cost
-from .genotype import Genotype, save_genotype
+from .genotype import save_genotype
+from .latency.target import HardwareTarget, hardware_target
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
-from .space import CellSpace
 
 
-def write_outputs(genotype: Genotype, space: CellSpace, history, metrics, out_dir: Path,
-                  **meta: Any) -> dict[str, Path]:
+def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
+                    measure: bool = True) -> tuple[Any, dict[str, Any]]:
+    """The genotype (within the hardware target's constraint when it has one) and what its
+    file records: strategy, seed and, under a hardware target, its table latency and, when this
+    machine is the one the table was measured on (and ``measure``), its measured latency."""
+    genotype = hw.derive(strategy) if hw else strategy.derive()
+    meta: dict[str, Any] = {"strategy": cfg.strategy.name, "seed": cfg.seed}
+    if hw:
+        meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
+        if measure and hw.on_this_device():
+            meta["measured_latency_ms"] = hw.measure(genotype, info)
+    return genotype, meta
+
+
+def write_outputs(genotype, space: SearchSpace, history, metrics, out_dir: Path, **meta: Any) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta["cifar_setting"] = genotype_cost(genotype)  # params and multiply-adds at 36 ch / 20 cells, 32x32
+    meta["cost"] = genotype_cost(genotype)  # params and multiply-adds in the setting papers report
     files = {"genotype": save_genotype(genotype, out_dir / "genotype.json", **meta),
              "cells": plot_genotype(genotype, out_dir / "cells.png")}
     if history:
         candidates = {d.name: list(d.candidates) for d in space.decisions}
         files["alphas"] = plot_alpha_history(history, candidates, out_dir / "alphas.png")
     if metrics:
-        keys = [k for k in ("train_loss", "arch_loss", "train_acc", "val_acc_derived", "alpha_entropy")
-                if any(k in row for row in metrics)]
+        keys = [k for k in ("train_loss", "arch_loss", "train_acc", "val_acc_derived", "alpha_entropy",
+                            "expected_latency_ms") if any(k in row for row in metrics)]
         files["curves"] = plot_metrics(metrics, out_dir / "curves.png", keys)
     return files
 
 
-def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None) -> tuple[Genotype, dict[str, Path]]:
-    """Genotype of the run folder (or checkpoint file) ``run``; outputs go next to it or to ``out``."""
+def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None) -> tuple[Any, dict[str, Path]]:
+    """Genotype of the run folder (or checkpoint file) ``run``, under the run's hardware target
+    as the search derives it; outputs go next to it or to ``out``."""
     from .search import build_space_and_strategy, config_from_dict
 
     run = Path(run)
     ckpt = run / "checkpoint.pt" if run.is_dir() else run
-    state = load_checkpoint(ckpt, ("config", "strategy", "epoch"))
+    state = load_checkpoint(ckpt, ("config", "strategy", "epoch", "info"))
     cfg = config_from_dict(state["config"])
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
-    genotype = strategy.derive()
+    info = DataInfo(**state["info"])
+    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, strategy), info)
     files = write_outputs(genotype, space, state.get("history", []), state.get("metrics", []),
-                          Path(out) if out else ckpt.parent,
-                          strategy=cfg.strategy.name, epochs=state["epoch"], seed=cfg.seed)
+                          Path(out) if out else ckpt.parent, epochs=state["epoch"], **meta)
     return genotype, files

@@ -32,14 +32,18 @@ class World:
         return self.size > 1
 
 
-def init_world(device: torch.device) -> World:
-    """Join the process group torchrun describes in the environment (a single process: no-op)."""
+def init_world(device: torch.device) -> tuple[World, torch.device]:
+    """Join the process group torchrun describes in the environment (a single process: no-op).
+    On GPUs every rank takes the GPU of its local rank; returns the world and this rank's device."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
-        return World()
+        return World(), device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return World(dist.get_rank(), dist.get_world_size())
+    return World(dist.get_rank(), dist.get_world_size()), device
 
 
 class _AllReduceSum(torch.autograd.Function):
@@ -73,10 +77,11 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         var = total[1] / count - mean * mean
         if self.track_running_stats:
             with torch.no_grad():
-                m = self.momentum
+                self.num_batches_tracked += 1
+                # momentum None: cumulative average, as BatchNorm2d (BN recalibration uses it)
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
                 self.running_mean.mul_(1 - m).add_(m * mean)
                 self.running_var.mul_(1 - m).add_(m * var * count / (count - 1))
-                self.num_batches_tracked += 1
         y = (x - mean[None, :, None, None]) * torch.rsqrt(var + self.eps)[None, :, None, None]
         if self.affine:
             y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
@@ -116,6 +121,8 @@ def all_reduce_sum(values: dict[str, float], world: World) -> dict[str, float]:
     """Sum per-rank metrics (counts, sums of losses) so that rank 0 reports the global ones."""
     if not world.distributed or not values:
         return values
-    t = torch.tensor(list(values.values()), dtype=torch.float64)
+    # NCCL reduces only GPU tensors
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return dict(zip(values, t.tolist()))

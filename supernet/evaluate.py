@@ -25,10 +25,10 @@ def evaluate(net: nn.Module, loader, gates: Mapping[str, Gate], device, world: W
 
 @torch.no_grad()
 def recalibrated_accuracy(net: nn.Module, gates: Mapping[str, Gate], calib_loader, val_loader,
-                          device, calib_batches: int) -> float:
+                          device, calib_batches: int, world: World = World()) -> float:
     """SPOS's fair comparison of children with shared weights: BN running statistics are
-    re-estimated for this child alone on ``calib_batches`` batches, then it is evaluated in
-    eval mode.  The net's BN buffers and mode are restored afterwards."""
+    re-estimated for this child alone on ``calib_batches`` batches (of every rank: the
+    recalibration runs the net in training mode), then it is evaluated in eval mode.  The net's BN buffers and mode are restored afterwards."""
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, {k: b.clone() for k, b in m.named_buffers()}) for m in bns]
     was_training = net.training
@@ -42,7 +42,7 @@ def recalibrated_accuracy(net: nn.Module, gates: Mapping[str, Gate], calib_loade
                 break
             net(x.to(device), gates)
         net.eval()
-        return evaluate(net, val_loader, gates, device)
+        return evaluate(net, val_loader, gates, device, world)
     finally:
         net.train(was_training)
         for m, (momentum, buffers) in zip(bns, saved):

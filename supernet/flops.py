@@ -7,11 +7,16 @@ activations and element-wise adds, the convention behind the published "mult-add
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .genotype import Genotype
+from .chain.genotype import ChainGenotype
+from .chain.network import ChainNetwork
+from .network import build_network
+
 
 
 def count_parameters(model: nn.Module, exclude: tuple[str, ...] = ("auxiliary_head",)) -> int:
@@ -35,13 +40,14 @@ def multiply_adds(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     return counter.get_total_flops() // 2
 
 
-def genotype_cost(genotype: Genotype, form: str = "cifar", layers: int = 20, C: int = 36,
-                  num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> dict[str, int]:
-    """Parameters and per-image multiply-adds of ``genotype``'s network (default: the DARTS
-    CIFAR-10 setting, the figure papers quote), built on the meta device."""
-    from .network import build_network
-
+def genotype_cost(genotype) -> dict[str, Any]:
+    """Parameters and per-image multiply-adds of ``genotype``'s network in the setting its papers
+    report (a cell genotype: the DARTS CIFAR-10 network, 36 channels, 20 cells, 32x32; a chain
+    genotype: the network itself at 224x224, 1000 classes), built on the meta device."""
     with torch.device("meta"):
-        net = build_network(genotype, form, in_channels, num_classes, layers, C)
-    return {"params": count_parameters(net),
-            "multiply_adds": multiply_adds(net, (1, in_channels, image_size, image_size))}
+        if isinstance(genotype, ChainGenotype):
+            setting, size, net = "imagenet 224x224, 1000 classes", 224, ChainNetwork(genotype, 3, 1000)
+        else:
+            setting, size, net = "cifar 36 channels, 20 cells, 32x32, 10 classes", 32, \
+                build_network(genotype, "cifar", 3, 10, 20, 36)
+    return {"setting": setting, "params": count_parameters(net), "multiply_adds": multiply_adds(net, (1, 3, size, size))}

@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 SCHEMA = "supernet.genotype/v1"
 
@@ -51,6 +51,10 @@ class Genotype:
         if meta:
             out["meta"] = meta
         return out
+
+    def summary(self) -> str:
+        return "\n".join(f"{name}: " + ", ".join(f"{op}({src})" for node in cell.nodes for op, src in node)
+                         + f" -> concat {list(cell.concat)}" for name, cell in self.cells().items())
 
     def op_histogram(self) -> dict[str, dict[str, int]]:
         """Per cell, how many slots use each op: the collapse diagnostic (all skip_connect)."""
@@ -107,7 +111,19 @@ def genotype_from_dict(d: Any, known_ops: Sequence[str] | None = None) -> Genoty
                     _cell_from_dict(d.get("reduce"), "reduce", known_ops))
 
 
-def load_genotype(path: str | os.PathLike) -> Genotype:
+SCHEMAS: dict[str, Callable[[Any], Any]] = {}   # schema -> parser; the chain genotype adds its own
+
+
+def parse_genotype(d: Any) -> Any:
+    """A genotype of any kind from its JSON object, by its ``schema``."""
+    schema = d.get("schema") if isinstance(d, dict) else None
+    if schema not in SCHEMAS:
+        raise GenotypeError(f"schema: expected one of {', '.join(map(repr, SCHEMAS))}, got {schema!r}")
+    return SCHEMAS[schema](d)
+
+
+def load_genotype(path: str | os.PathLike) -> Any:
+    """A cell or chain genotype from its JSON file, validated."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -116,14 +132,17 @@ def load_genotype(path: str | os.PathLike) -> Genotype:
     except json.JSONDecodeError as e:
         raise GenotypeError(f"{path}: not valid JSON ({e})") from None
     try:
-        return genotype_from_dict(data)
+        return parse_genotype(data)
     except GenotypeError as e:
         raise GenotypeError(f"{path}: {e}") from None
 
 
-def save_genotype(genotype: Genotype, path: str | os.PathLike, **meta: Any) -> Path:
+def save_genotype(genotype: Any, path: str | os.PathLike, **meta: Any) -> Path:
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(genotype.to_dict(**meta), indent=2) + "\n")
     os.replace(tmp, path)
     return path
+
+
+SCHEMAS[SCHEMA] = genotype_from_dict

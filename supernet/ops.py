@@ -1,13 +1,16 @@
 """The candidate-op registry: every op registered once by name, built from
-``(C_in, C_out, stride, affine)``.  NASNet's 13 ops and DARTS's 8 live here; a new op is one
-``@register_op`` function.  ``none`` is registered so that genotypes and the DARTS relaxation
-can name it, but a binarized gate that samples it computes nothing.
+``(C_in, C_out, stride, affine)``.  NASNet's 13 ops, DARTS's 8 and ProxylessNAS's MBConv blocks
+(``mbconv_KxK_eE``) live here; a new op is one ``@register_op`` function.  ``none`` is
+registered so that genotypes and the DARTS relaxation can name it, but a binarized gate that
+samples it computes nothing.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import torch
+from timm.layers import make_divisible
 from torch import nn
 
 OpBuilder = Callable[[int, int, int, bool], nn.Module]
@@ -156,3 +159,52 @@ for _k in (3, 7):
 register_op("avg_pool_3x3")(lambda C_in, C_out, s, a: Pool("avg", 3, C_in, C_out, s, a))
 register_op("conv_1x1")(lambda C_in, C_out, s, a: ReLUConvBN(C_in, C_out, 1, s, 0, a))
 register_op("conv_3x3")(lambda C_in, C_out, s, a: ReLUConvBN(C_in, C_out, 3, s, 1, a))
+
+
+class MBConv(nn.Module):
+    """MobileNetV2's inverted bottleneck as ProxylessNAS searches it: 1x1 expansion to
+    ``make_divisible(C_in * expand)`` channels (none when expand is 1), kxk depthwise conv, 1x1
+    linear projection, each followed by BN (eps 1e-3, ProxylessNAS's) and ReLU6 but the last.
+    The identity skip is the caller's (a chain layer adds it where the shape allows).  Module
+    names are timm's (InvertedResidual; DepthwiseSeparableConv for expand 1), so the weights of
+    a chain load into the timm network its architecture definition builds."""
+
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, expand: int, affine: bool = True):
+        super().__init__()
+        self.kernel, self.expand = kernel, expand
+        bn = lambda c: nn.BatchNorm2d(c, eps=1e-3, affine=affine)  # noqa: E731
+        mid = C_in if expand == 1 else make_divisible(C_in * expand)
+        dw = nn.Conv2d(mid, mid, kernel, stride, kernel // 2, groups=mid, bias=False)
+        if expand == 1:
+            self.conv_dw, self.bn1, self.act1 = dw, bn(mid), nn.ReLU6()
+            self.conv_pw, self.bn2 = nn.Conv2d(mid, C_out, 1, bias=False), bn(C_out)
+        else:
+            self.conv_pw, self.bn1, self.act1 = nn.Conv2d(C_in, mid, 1, bias=False), bn(mid), nn.ReLU6()
+            self.conv_dw, self.bn2, self.act2 = dw, bn(mid), nn.ReLU6()
+            self.conv_pwl, self.bn3 = nn.Conv2d(mid, C_out, 1, bias=False), bn(C_out)
+
+    def zero_init_last(self) -> None:
+        """Start as a zero branch: on an identity skip the block starts as the identity (timm's
+        ``zero_init_last``)."""
+        nn.init.zeros_((self.bn2 if self.expand == 1 else self.bn3).weight)
+
+    def forward(self, x):
+        if self.expand == 1:
+            return self.bn2(self.conv_pw(self.act1(self.bn1(self.conv_dw(x)))))
+        x = self.act1(self.bn1(self.conv_pw(x)))
+        x = self.act2(self.bn2(self.conv_dw(x)))
+        return self.bn3(self.conv_pwl(x))
+
+
+_MBCONV = re.compile(r"^mbconv_(\d+)x\1_e(\d+)$")
+
+
+def mbconv_params(name: str) -> tuple[int, int] | None:
+    """(kernel, expansion) of an ``mbconv_KxK_eE`` op name, None for any other name."""
+    m = _MBCONV.match(name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+for _k in (3, 5, 7):
+    for _e in (1, 3, 4, 6):
+        register_op(f"mbconv_{_k}x{_k}_e{_e}")(lambda C_in, C_out, s, a, k=_k, e=_e: MBConv(C_in, C_out, k, s, e, a))

@@ -15,11 +15,13 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Ellipse, FancyArrowPatch
+from matplotlib.patches import Ellipse, FancyArrowPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
+from .chain.genotype import ChainGenotype
 from .genotype import CellGenotype, Genotype
+from .ops import mbconv_params
 
 PathLike = str | os.PathLike
 
@@ -136,9 +138,54 @@ def _draw_cell(ax, cell: CellGenotype, op_color: dict[str, str], renderer) -> No
         taken.append(box_at(best))
 
 
-def plot_genotype(genotype: Genotype, path: PathLike, title: str | None = None) -> Path:
+_KERNEL_COLOR = {3: "#4c9be8", 5: "#f2a541", 7: "#e4572e"}
+
+
+def plot_chain(genotype: ChainGenotype, path: PathLike, title: str | None = None) -> Path:
+    """The chain left to right as ProxylessNAS draws its networks: one box per block, its color
+    the kernel, its height the expansion; a skipped (`zero`) layer is a dashed outline; widths
+    are written where they change and stride-2 blocks are marked."""
+    n = len(genotype.blocks)
+    fig = Figure(figsize=(max(6.0, 0.55 * (n + 4)), 2.9 + (0.3 if title else 0)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_xlim(-1.2, n + 1.6)
+    ax.set_ylim(-0.85, 1.55)
+    ax.axis("off")
+    ax.add_patch(Rectangle((-1.0, -0.3), 0.8, 0.6, color="#bbbbbb"))
+    ax.text(-0.6, 0, "3x3\nconv", ha="center", va="center", fontsize=6)
+    ax.text(-0.6, 1.2, str(genotype.first_conv), ha="center", fontsize=7)
+    width = genotype.first_conv
+    for i, b in enumerate(genotype.blocks):
+        if b.op == "zero":
+            ax.add_patch(Rectangle((i + 0.1, -0.25), 0.8, 0.5, fill=False, ls="--", lw=1, ec="#999999"))
+            ax.text(i + 0.5, 0, "skip", ha="center", va="center", fontsize=6, color="#777777")
+        else:
+            k, e = mbconv_params(b.op)
+            h = 0.35 + 0.13 * e
+            ax.add_patch(Rectangle((i + 0.1, -h / 2), 0.8, h, color=_KERNEL_COLOR.get(k, "#9467bd")))
+            ax.text(i + 0.5, 0, f"MB{e}\n{k}x{k}", ha="center", va="center", fontsize=6)
+        if b.out != width:
+            ax.text(i + 0.5, 1.2, str(b.out), ha="center", fontsize=7)
+            width = b.out
+        if b.stride == 2:
+            ax.text(i + 0.5, -0.75, "/2", ha="center", fontsize=7, color="#444444")
+    ax.add_patch(Rectangle((n + 0.2, -0.3), 1.2, 0.6, color="#bbbbbb"))
+    ax.text(n + 0.8, 0, "1x1 conv\npool, fc", ha="center", va="center", fontsize=6)
+    ax.text(n + 0.8, 1.2, str(genotype.feature_mix), ha="center", fontsize=7)
+    ax.text(-1.0, 1.42, "width", fontsize=7, color="#444444")
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in _KERNEL_COLOR.values()]
+    ax.legend(handles, [f"{k}x{k}" for k in _KERNEL_COLOR], loc="lower right", ncols=3, fontsize=7, frameon=False,
+              bbox_to_anchor=(1.0, -0.08), title="kernel (height: expansion)", title_fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _save(fig, path, dpi=150)
+
+
+def plot_genotype(genotype: Genotype | ChainGenotype, path: PathLike, title: str | None = None) -> Path:
     """Both cells side by side (normal left, reduce right) as DARTS-style DAGs; each op has one
-    color in both cells so they can be compared at a glance."""
+    color in both cells so they can be compared at a glance.  A chain is drawn by :func:`plot_chain`."""
+    if isinstance(genotype, ChainGenotype):
+        return plot_chain(genotype, path, title)
     cells = genotype.cells()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39"]   # no gray: gray marks concat arrows
@@ -200,9 +247,9 @@ def plot_alpha_history(history: list[dict[str, list[float]]], candidates: dict[s
             cols = sorted(((int(g[1]), int(g[2])), n) for n, g in parsed.items() if (g[0], g[3]) == (cell, kind))
             if cols:
                 rows[f"{cell} {kind}"] = {f"node {i} slot {s}": n for (i, s), n in cols}
-    others = [n for n in names if n not in parsed]
-    if others:
-        rows["other"] = {n: n for n in others}
+    others = [n for n in names if n not in parsed]   # a chain's layers: rows of at most 6
+    for start in range(0, len(others), 6):
+        rows[f"decisions {start + 1}-{min(start + 6, len(others))}"] = {n: n for n in others[start:start + 6]}
 
     ncols = max(len(c) for c in rows.values())
     fig = Figure(figsize=(2.3 * ncols + 1.8, 1.9 * len(rows) + (0.4 if title else 0)), layout="constrained")

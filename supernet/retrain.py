@@ -21,16 +21,19 @@ import torch.nn.functional as F
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from timm.utils import ModelEmaV3
+from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from .chain.genotype import ChainGenotype
+from .chain.network import ChainNetwork
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import RetrainConfig
 from .data import DataInfo, build_dataset, make_loader
 from .flops import count_parameters, multiply_adds
 from .genotype import Genotype, save_genotype
 from .genotypes import resolve_genotype
-from .network import GenotypeNetwork, build_network
+from .network import build_network
 from .plots import plot_metrics
 from .runlog import format_row, write_csv
 from .search import NonFiniteLossError, config_dict
@@ -57,8 +60,12 @@ class ScheduledDropPath:
         return self.final_prob * epoch / self.epochs
 
 
-def build_model(cfg: RetrainConfig, genotype: Genotype, info: DataInfo) -> GenotypeNetwork:
+def build_model(cfg: RetrainConfig, genotype: Genotype | ChainGenotype, info: DataInfo) -> nn.Module:
+    """A cell genotype in the configured macro network (model.form, layers, channels, auxiliary
+    head); a chain genotype is a whole network already (only model.drop_path_prob applies)."""
     m = cfg.model
+    if isinstance(genotype, ChainGenotype):
+        return ChainNetwork(genotype, info.in_channels, info.num_classes, m.drop_path_prob)
     return build_network(genotype, m.form, info.in_channels, info.num_classes, m.layers, m.init_channels,
                          m.stem_multiplier, m.auxiliary, m.drop_path_prob)
 
@@ -194,8 +201,10 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
         print(format_row(row))
 
     shape = (1, info.in_channels, info.image_size, info.image_size)
-    summary = {"schema": RESULT_SCHEMA, "genotype": str(cfg.genotype), "form": cfg.model.form,
-               "layers": cfg.model.layers, "init_channels": cfg.model.init_channels, "epochs": len(metrics),
+    chain = isinstance(genotype, ChainGenotype)
+    summary = {"schema": RESULT_SCHEMA, "genotype": str(cfg.genotype), "form": "chain" if chain else cfg.model.form,
+               "layers": len(genotype.blocks) if chain else cfg.model.layers,
+               "init_channels": genotype.first_conv if chain else cfg.model.init_channels, "epochs": len(metrics),
                "test_acc": metrics[-1]["test_acc"] if metrics else None,
                "ema_test_acc": metrics[-1].get("ema_test_acc") if metrics else None,
                "params": count_parameters(net), "multiply_adds": multiply_adds(net, shape),

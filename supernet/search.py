@@ -6,6 +6,7 @@ RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -19,19 +20,18 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import SearchConfig
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import SearchConfig, space_config
 from .data import DataInfo, build_search_data
-from .derive import write_outputs
+from .decisions import SearchSpace
+from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
 from .evaluate import evaluate
 from .gates import child_gates
-from .genotype import Genotype
 from .latency.target import hardware_target
 from .runlog import format_row, write_csv
-from .search_network import SearchNetwork
-from .space import CellSpace
-from .strategies import Strategy, build_strategy
+from .spaces import build_space
+from .strategies import Strategy, build_strategy, strategy_config
 
 
 class NonFiniteLossError(RuntimeError):
@@ -41,10 +41,10 @@ class NonFiniteLossError(RuntimeError):
 @dataclass
 class SearchResult:
     out_dir: Path
-    genotype: Genotype
+    genotype: Any                    # a cell Genotype or a ChainGenotype
     metrics: list[dict[str, float]]
     files: dict[str, Path]           # empty on ranks other than 0
-    net: SearchNetwork
+    net: torch.nn.Module
     strategy: Strategy
 
 
@@ -53,17 +53,29 @@ def config_dict(cfg: Any) -> dict[str, Any]:
 
 
 def config_from_dict(d: dict[str, Any]) -> SearchConfig:
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SearchConfig), d))
+    """A checkpoint's config, typed again: the space and strategy configs by their names."""
+    d = dict(d)
+    space, strategy = space_config(d.pop("space")), d.pop("strategy")
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SearchConfig), d))
+    cfg.space, cfg.strategy = space, strategy_config(strategy.pop("name"), **strategy)
+    return cfg
 
 
-def build_space_and_strategy(cfg: SearchConfig) -> tuple[CellSpace, Strategy]:
-    space = CellSpace(cfg.space.nodes, cfg.space.ops)
+def build_space_and_strategy(cfg: SearchConfig) -> tuple[SearchSpace, Strategy]:
+    space = build_space(cfg.space)
     return space, build_strategy(space, cfg.strategy)
 
 
-def build_supernet(cfg: SearchConfig, space: CellSpace, info: DataInfo) -> SearchNetwork:
-    s = cfg.space
-    return SearchNetwork(space, info.in_channels, info.num_classes, s.layers, s.init_channels, s.stem_multiplier)
+def _check_same_search(saved: dict[str, Any], cfg: SearchConfig, ckpt: Path) -> None:
+    """A resumed search must be the search that was interrupted: the same data, space and
+    strategy, or its weights and alphas do not fit (or, worse, silently mean something else)."""
+    now = config_dict(cfg)
+    diff = [f"{group}.{k}: {saved[group].get(k)!r} -> {v!r}" for group in ("data", "space", "strategy")
+            for k, v in now[group].items() if saved[group].get(k) != v]
+    diff += [f"seed: {saved['seed']!r} -> {now['seed']!r}"] if saved["seed"] != now["seed"] else []
+    if diff:
+        raise CheckpointError(f"{ckpt} belongs to another search; resume=true needs the same data, space, "
+                              f"strategy and seed ({'; '.join(diff)}). Start a new run folder instead")
 
 
 def _check_finite(loss: torch.Tensor, what: str, epoch: int, step: int, ckpt: Path) -> None:
@@ -97,8 +109,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
     """Search with ``cfg``; ``data`` = (train split, val split, info) replaces the configured
     data set (for your own data).  Under torchrun every rank calls it; rank 0's ``out_dir``
     is the run's folder and only rank 0 writes."""
-    device = torch.device(cfg.trainer.device)
-    world = init_world(device)
+    world, device = init_world(torch.device(cfg.trainer.device))
     if world.distributed:
         shared = [str(out_dir)]
         torch.distributed.broadcast_object_list(shared, src=0)
@@ -122,7 +133,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
     space, strategy = build_space_and_strategy(cfg)  # config errors before any data loading
     train_set, val_set, info = data or build_search_data(cfg.data, cfg.seed)
     strategy.seed(cfg.seed)
-    net = build_supernet(cfg, space, info)
+    net = space.supernet(info)
     if world.distributed:
         convert_batchnorm(net, device)
         average_gradients(strategy.parameters())
@@ -136,13 +147,16 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
     metrics: list[dict[str, float]] = []
     start = 0
     if cfg.resume:
-        ck = load_checkpoint(ckpt_path, ("epoch", "net", "strategy", "arch_opt", "w_opt", "sched", "rng"))
+        ck = load_checkpoint(ckpt_path, ("epoch", "config", "net", "strategy", "arch_opt", "w_opt", "sched", "rng"))
+        _check_same_search(ck["config"], cfg, ckpt_path)
         net.load_state_dict(ck["net"])
         strategy.load_state_dict(ck["strategy"])
         strategy.optimizer.load_state_dict(ck["arch_opt"])
         w_opt.load_state_dict(ck["w_opt"])
         sched.load_state_dict(ck["sched"])
         torch.set_rng_state(ck["rng"])
+        if device.type == "cuda" and "cuda_rng" in ck:
+            torch.cuda.set_rng_state(ck["cuda_rng"], device)
         history, metrics, start = ck["history"], ck["metrics"], ck["epoch"]
         if world.is_main:
             print(f"resuming {out_dir} after epoch {start}")
@@ -188,7 +202,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         bar.close()
         sched.step()
         sums = {k: v / world.size for k, v in all_reduce_sum(sums, world).items()}
-        strategy.on_epoch_end(net, train_loader, val_loader, device)
+        strategy.on_epoch_end(net, train_loader, val_loader, device, world)
         derived = hw.derive(strategy) if hw else strategy.derive()
         derived_gates = child_gates(space.choice_of(derived))
         row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
@@ -210,7 +224,10 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
                              "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
                              "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
-                             "rng": torch.get_rng_state(), "history": history, "metrics": metrics}, ckpt_path)
+                             "rng": torch.get_rng_state(), "history": history, "metrics": metrics,
+                             "info": dataclasses.asdict(info),
+                             **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},
+                            ckpt_path)
             print(format_row(row))
             if stop:
                 print(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="
@@ -218,12 +235,12 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         if stop:
             break
 
-    genotype = hw.derive(strategy) if hw else strategy.derive()
-    meta = {"strategy": cfg.strategy.name, "epochs": len(metrics), "seed": cfg.seed}
-    if hw:
-        meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
-        if world.is_main:
-            print(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} "
-                  f"(table {cfg.hardware.table}, target {hw.target_ms} ms)")
-    files = write_outputs(genotype, space, history, metrics, out_dir, **meta) if world.is_main else {}
+    genotype, meta = derive_genotype(cfg, strategy, hw, info, measure=world.is_main)
+    files = {}
+    if world.is_main:
+        if hw:
+            measured = f", {meta['measured_latency_ms']:.3f} ms measured here" if "measured_latency_ms" in meta else ""
+            print(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} (table "
+                  f"{cfg.hardware.table}, target {hw.target_ms} ms){measured}")
+        files = write_outputs(genotype, space, history, metrics, out_dir, epochs=len(metrics), **meta)
     return SearchResult(out_dir, genotype, metrics, files, net, strategy)

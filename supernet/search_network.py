@@ -8,7 +8,7 @@ DARTS relaxation (:meth:`SearchNetwork.forward_mixture`: every source, every op,
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
@@ -16,14 +16,17 @@ from torch import Tensor, nn
 from .gates import Gate, apply_gate
 from .macro import CellNetwork, CellSpec, cell_plan, preprocess
 from .ops import build_op
-from .space import SLOTS, CellSpace, decision_name
+
+if TYPE_CHECKING:
+    from .space import CellSpace
 
 
 class SearchCell(nn.Module):
-    def __init__(self, space: CellSpace, spec: CellSpec, affine: bool = False):
+    def __init__(self, space: "CellSpace", spec: CellSpec, affine: bool = False):
         super().__init__()
         self.kind = "reduce" if spec.reduction else "normal"
         self.ops = space.ops
+        self.edges = [e for e in space.edges.values() if e.group == self.kind]   # node order
         self.stride = 2 if spec.reduction else 1
         self.preprocess0, self.preprocess1 = preprocess(spec, affine)
         self.bank = nn.ModuleList(
@@ -57,18 +60,19 @@ class SearchCell(nn.Module):
 
     def forward(self, s0: Tensor, s1: Tensor, gates: Mapping[str, Gate]) -> Tensor:
         states, zeros = self._inputs(s0, s1)
-        for node in range(len(self.bank)):
-            terms = [self._slot(states, node, gates[decision_name(self.kind, node, slot, "input")],
-                                gates[decision_name(self.kind, node, slot, "op")], zeros)
-                     for slot in SLOTS]
+        for node, edge in enumerate(self.edges):
+            terms = [self._slot(states, node, gates[input_name], gates[op_name], zeros)
+                     for input_name, op_name in edge.slots]
             terms = [t for t in terms if t is not None]
             states.append(sum(terms) if terms else zeros())
         return torch.cat(states[2:], dim=1)
 
-    def forward_mixture(self, s0: Tensor, s1: Tensor, weights: Sequence[Tensor]) -> Tensor:
-        """DARTS relaxation: node = sum over sources j and ops k of weights[node][j, k] * o_jk(h_j)."""
+    def forward_mixture(self, s0: Tensor, s1: Tensor, weights: Mapping[str, Tensor]) -> Tensor:
+        """DARTS relaxation: node = sum over sources j and ops k of w[j, k] * o_jk(h_j), with w
+        the node's edge weights."""
         states, zeros = self._inputs(s0, s1)
-        for node, w in enumerate(weights):
+        for node, edge in enumerate(self.edges):
+            w = weights[edge.key]
             acc = zeros()
             for src in range(node + 2):
                 for op in range(len(self.ops)):
@@ -82,16 +86,21 @@ class SearchCell(nn.Module):
 class SearchNetwork(CellNetwork):
     """The supernet; ``forward(x, gates)`` runs the child the gates select."""
 
-    def __init__(self, space: CellSpace, in_channels: int, num_classes: int, layers: int = 5,
+    def __init__(self, space: "CellSpace", in_channels: int, num_classes: int, layers: int = 5,
                  C: int = 8, stem_multiplier: int = 3):
         plan = cell_plan(layers, C, stem_multiplier, lambda spec: space.nodes)
         cells = [SearchCell(space, spec) for spec in plan]
         super().__init__(in_channels, num_classes, C, stem_multiplier, cells, space.nodes * plan[-1].C)
         self.space = space
 
-    def forward(self, x: Tensor, gates: Mapping[str, Gate]) -> Tensor:
+    def forward(self, x: Tensor, gates: Optional[Mapping[str, Gate]] = None,
+                mixture: Optional[Mapping[str, Tensor]] = None) -> Tensor:
+        """The child ``gates`` select, or with ``mixture`` the DARTS relaxation (one call
+        signature, so that DistributedDataParallel can wrap either)."""
+        if mixture is not None:
+            return self.forward_mixture(x, mixture)
         return self.run_cells(x, lambda cell, s0, s1: cell(s0, s1, gates))
 
-    def forward_mixture(self, x: Tensor, weights: Mapping[str, Sequence[Tensor]]) -> Tensor:
-        """``weights[cell_type][node]``: a (node + 2) x len(ops) matrix of mixture weights."""
-        return self.run_cells(x, lambda cell, s0, s1: cell.forward_mixture(s0, s1, weights[cell.kind]))
+    def forward_mixture(self, x: Tensor, weights: Mapping[str, Tensor]) -> Tensor:
+        """``weights[edge key]``: a (node + 2) x len(ops) matrix of mixture weights per node."""
+        return self.run_cells(x, lambda cell, s0, s1: cell.forward_mixture(s0, s1, weights))

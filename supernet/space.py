@@ -3,32 +3,32 @@
 Every node of a cell is a NASNet block with two slots; each slot has an *input* decision
 (which earlier state) and an *op* decision (which op on it).  Normal and reduction cells have
 their own decisions; every cell of a type shares them, so one choice for every decision is one
-child architecture (one genotype).
+child architecture (one genotype).  A node is one edge: (node + 2) sources x ops paths, two
+of which the child runs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from torch import nn
+
+from .decisions import Decision, Edge
 from .genotype import CellGenotype, Genotype
+from .latency.model import LatencyModel, cell_latency_model
+from .network import DiscreteNetwork
 from .ops import check_ops
+from .search_network import SearchNetwork
 
 CELL_TYPES = ("normal", "reduce")
 SLOTS = (0, 1)
 
 
-@dataclass(frozen=True)
-class Decision:
-    name: str
-    cell: str
-    node: int
-    slot: int
-    kind: str                       # "input" | "op"
-    candidates: tuple[str, ...]
-
-
 def decision_name(cell: str, node: int, slot: int, kind: str) -> str:
     return f"{cell}_n{node}_s{slot}_{kind}"
+
+
+def edge_key(cell: str, node: int) -> str:
+    return f"{cell}_n{node}"
 
 
 def state_names(n_states: int) -> tuple[str, ...]:
@@ -36,24 +36,37 @@ def state_names(n_states: int) -> tuple[str, ...]:
 
 
 class CellSpace:
-    """Decisions of the cell space for ``nodes`` intermediate nodes and the op set ``ops``."""
+    """Decisions of the cell space for ``nodes`` intermediate nodes and the op set ``ops``, and
+    the macro network that stacks its cells (``layers`` cells of ``init_channels``)."""
 
-    def __init__(self, nodes: int, ops: Sequence[str]):
+    name = "nasnet_cell"
+
+    def __init__(self, nodes: int, ops: Sequence[str], layers: int = 5, init_channels: int = 8,
+                 stem_multiplier: int = 3):
         if nodes < 1:
             raise ValueError(f"space.nodes must be >= 1, got {nodes}")
         check_ops(list(ops))
         if all(op == "none" for op in ops):
             raise ValueError("space.ops needs at least one op other than 'none'")
         self.nodes, self.ops = nodes, tuple(ops)
+        self.layers, self.init_channels, self.stem_multiplier = layers, init_channels, stem_multiplier
         self.decisions: list[Decision] = []
+        self.edges: dict[str, Edge] = {}
         for cell in CELL_TYPES:
             for node in range(nodes):
+                key = edge_key(cell, node)
                 for slot in SLOTS:
-                    self.decisions.append(Decision(decision_name(cell, node, slot, "input"), cell, node,
-                                                   slot, "input", state_names(node + 2)))
-                    self.decisions.append(Decision(decision_name(cell, node, slot, "op"), cell, node,
-                                                   slot, "op", self.ops))
+                    for kind, candidates in (("input", state_names(node + 2)), ("op", self.ops)):
+                        self.decisions.append(Decision(decision_name(cell, node, slot, kind), kind, candidates,
+                                                       cell, node, slot, key))
+                self.edges[key] = Edge(key, cell, node + 2, self.ops,
+                                       tuple((decision_name(cell, node, s, "input"), decision_name(cell, node, s, "op"))
+                                             for s in SLOTS))
         self.by_name = {d.name: d for d in self.decisions}
+
+    @classmethod
+    def from_config(cls, cfg) -> "CellSpace":
+        return cls(cfg.nodes, cfg.ops, cfg.layers, cfg.init_channels, cfg.stem_multiplier)
 
     def genotype(self, choice: Mapping[str, int]) -> Genotype:
         """The genotype of one discrete choice (candidate index per decision name)."""
@@ -68,10 +81,15 @@ class CellSpace:
 
     def choice_of(self, genotype: Genotype) -> dict[str, int]:
         """Inverse of :meth:`genotype` (for genotypes of this space)."""
+        if not isinstance(genotype, Genotype):
+            raise ValueError(f"the cell space takes cell genotypes, got a {type(genotype).__name__}")
         choice = {}
         for cell, cg in genotype.cells().items():
             if cg.num_nodes != self.nodes:
                 raise ValueError(f"{cell}: genotype has {cg.num_nodes} nodes, the space {self.nodes}")
+            if cg.concat != tuple(range(2, self.nodes + 2)):
+                raise ValueError(f"{cell}: genotype concatenates states {list(cg.concat)}, this space every "
+                                 f"intermediate node {list(range(2, self.nodes + 2))}")
             for n, node in enumerate(cg.nodes):
                 for s, (op, src) in enumerate(node):
                     if op not in self.ops:
@@ -79,3 +97,15 @@ class CellSpace:
                     choice[decision_name(cell, n, s, "op")] = self.ops.index(op)
                     choice[decision_name(cell, n, s, "input")] = src
         return choice
+
+    def supernet(self, info) -> SearchNetwork:
+        return SearchNetwork(self, info.in_channels, info.num_classes, self.layers, self.init_channels,
+                             self.stem_multiplier)
+
+    def network(self, genotype: Genotype, info) -> nn.Module:
+        """The discrete child in the supernet's macro network (what the latency table models)."""
+        return DiscreteNetwork(genotype, info.in_channels, info.num_classes, self.layers, self.init_channels,
+                               self.stem_multiplier)
+
+    def latency_model(self, info) -> LatencyModel:
+        return cell_latency_model(self, info)

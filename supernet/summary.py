@@ -56,23 +56,24 @@ def summarize_run(run: Path, root: Path) -> dict[str, Any]:
     epochs = _get(cfg, "trainer.epochs")
     if recorded.get("status") == "failed":
         status = "failed"
-    elif genotype_path.exists() and (epochs is None or len(metrics) >= epochs):
-        status = "finished"
+    elif genotype_path.exists() and (recorded.get("status") == "completed" or epochs is None or len(metrics) >= epochs):
+        status = "finished"     # completed: hydra saw the job return (also when it stopped early)
     else:
         status = "unfinished"
+    cost = meta.get("cost", {})
     last = metrics[-1] if metrics else {}
     return {
         "run": str(run.relative_to(root)),
         "status": status,
         "hardware": _get(cfg, "hardware.name", "none"),
-        "target_ms": _get(cfg, "latency.target_ms", _get(cfg, "hardware.target_ms")),
+        "target_ms": meta.get("target_ms", _get(cfg, "latency.target_ms") or _get(cfg, "hardware.target_ms")),
         "strategy": _get(cfg, "strategy.name"),
         "seed": cfg.get("seed"),
         "table_latency_ms": meta.get("table_latency_ms"),
         "measured_latency_ms": meta.get("measured_latency_ms"),
         "val_acc": _num(last.get("val_acc_derived")),
-        "params_M": meta.get("params_M"),
-        "madds_M": meta.get("madds_M"),
+        "params_M": cost["params"] / 1e6 if "params" in cost else None,
+        "madds_M": cost["multiply_adds"] / 1e6 if "multiply_adds" in cost else None,
         "search_s": sum(_num(r.get("seconds")) or 0.0 for r in metrics) or None,
         "error": recorded.get("error", ""),
     }

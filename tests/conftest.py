@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from supernet.config import DataConfig, SearchConfig, SpaceConfig, StrategyConfig, TrainerConfig
+from supernet.config import CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
+from supernet.strategies import strategy_config
 from supernet.synthetic import blobs  # noqa: F401  (tests import it from here)
 
 # Tests run in parallel workers (pytest -n 2 on 2 cores): one thread each, or tiny ops drown
@@ -12,12 +13,14 @@ torch.set_num_threads(1)
 
 
 def tiny_config(**over) -> SearchConfig:
-    """A 3-cell, 2-node supernet on 8x8 inputs: a full search epoch takes well under a second."""
+    """A 3-cell, 2-node supernet on 8x8 inputs: a full search epoch takes well under a second.
+    ``strategy.name`` picks the strategy; other ``strategy.*`` keys are its options."""
+    strategy = {k.partition(".")[2]: over.pop(k) for k in list(over) if k.startswith("strategy.")}
     cfg = SearchConfig(
         data=DataConfig(batch_size=16),
-        space=SpaceConfig(nodes=2, ops=["none", "skip_connect", "max_pool_3x3", "sep_conv_3x3"],
-                          layers=3, init_channels=4, stem_multiplier=1),
-        strategy=StrategyConfig(arch_lr=0.05),
+        space=CellSpaceConfig(nodes=2, ops=["none", "skip_connect", "max_pool_3x3", "sep_conv_3x3"],
+                              layers=3, init_channels=4, stem_multiplier=1),
+        strategy=strategy_config(strategy.pop("name", "proxyless"), **{"arch_lr": 0.05, **strategy}),
         trainer=TrainerConfig(epochs=3, warmup_epochs=1, progress=False),
     )
     for key, value in over.items():

@@ -9,11 +9,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from supernet.config import SearchConfig, register_configs
+from supernet.config import ChainSpaceConfig, SearchConfig, register_configs
+from supernet.strategies.darts import DARTSConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["trainer.epochs=1", "trainer.warmup_epochs=0", "data.limit=120", "data.image_size=8",
-        "space.layers=3", "space.nodes=2", "space.init_channels=4", "trainer.progress=false"]
+TRAIN_FAST = ["trainer.epochs=1", "trainer.warmup_epochs=0", "data.limit=120", "data.image_size=8",
+              "trainer.progress=false"]
+FAST = [*TRAIN_FAST, "space.layers=3", "space.nodes=2", "space.init_channels=4"]
+CHAIN_FAST = [*TRAIN_FAST, "space=proxyless_chain", "space.first_conv=8", "space.first_block=8", "space.widths=[8,16]",
+              "space.depths=[2,2]", "space.strides=[1,2]", "space.feature_mix=32", "space.ops=[mbconv_3x3_e3,zero]"]
 
 
 def _run(script, *args, cwd):
@@ -32,16 +36,22 @@ def test_config_composes_to_the_typed_schema():
     cfg = OmegaConf.to_object(_compose("space=nasnet", "strategy.arch_lr=1e-2"))
     assert isinstance(cfg, SearchConfig)
     assert len(cfg.space.ops) == 13 and cfg.strategy.arch_lr == 1e-2
+    cfg = OmegaConf.to_object(_compose("space=proxyless_chain", "strategy=darts", "strategy.unrolled=true"))
+    assert isinstance(cfg.space, ChainSpaceConfig) and cfg.space.widths == [24, 40, 80, 96, 192, 320]
+    assert isinstance(cfg.strategy, DARTSConfig) and cfg.strategy.unrolled
 
 
 @pytest.mark.parametrize("override, message", [
-    ("trainer.epochs=ten", "trainer.epochs"),
-    ("strategy.arch_lrr=1e-3", "arch_lrr"),
-    ("space=nasnet_v9", "nasnet_v9"),
+    (["trainer.epochs=ten"], "trainer.epochs"),
+    (["strategy.arch_lrr=1e-3"], "arch_lrr"),
+    (["space=nasnet_v9"], "nasnet_v9"),
+    (["strategy=darts", "strategy.mode=two"], "mode"),               # another strategy's option
+    (["space=proxyless_chain", "space.nodes=3"], "nodes"),         # a cell option on the chain
+    (["space.widths=[8]"], "widths"),
 ])
 def test_bad_override_fails_at_start(override, message):
     with pytest.raises(Exception, match=message):
-        _compose(override)
+        _compose(*override)
 
 
 def test_search_then_derive_scripts(tmp_path):
@@ -71,3 +81,16 @@ def test_bad_override_on_the_command_line(tmp_path):
     res = _run("search.py", "trainer.epochs=ten", cwd=tmp_path)
     assert res.returncode != 0
     assert "trainer.epochs" in res.stderr and "ten" in res.stderr
+
+
+def test_chain_search_then_derive_scripts(tmp_path):
+    run_dir = tmp_path / "run"
+    res = _run("search.py", *CHAIN_FAST, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    genotype = json.loads((run_dir / "genotype.json").read_text())
+    assert genotype["schema"] == "supernet.chain_genotype/v1" and len(genotype["blocks"]) == 5
+    assert (run_dir / "cells.png").exists() and (run_dir / "alphas.png").exists()
+    (run_dir / "genotype.json").unlink()
+    res = _run("derive.py", f"run={run_dir}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads((run_dir / "genotype.json").read_text())["blocks"] == genotype["blocks"]

@@ -3,11 +3,10 @@ two-path rescaling, and the BinaryConnect estimator against its formula."""
 import torch
 import torch.nn.functional as F
 
-from supernet.config import StrategyConfig
 from supernet.gates import Gate, apply_gate
 from supernet.search_network import SearchNetwork
 from supernet.space import CellSpace
-from supernet.strategies import build_strategy
+from supernet.strategies import build_strategy, strategy_config
 
 OPS = ["none", "skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "dil_conv_3x3"]
 
@@ -16,7 +15,7 @@ def _setup(mode="two", nodes=3):
     torch.manual_seed(0)
     space = CellSpace(nodes, OPS)
     net = SearchNetwork(space, in_channels=1, num_classes=3, layers=3, C=4, stem_multiplier=1)
-    strategy = build_strategy(space, StrategyConfig(mode=mode, arch_lr=0.1, init_scale=0.5))
+    strategy = build_strategy(space, strategy_config("proxyless", mode=mode, arch_lr=0.1, init_scale=0.5))
     x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))
     return space, net, strategy, x, y
 
@@ -115,17 +114,14 @@ def test_full_mode_matches_the_dense_mixture():
         return F.one_hot(torch.tensor(gate.position), len(p)).float() + p - p.detach()
 
     dense = {}
-    for cell in net.cells:  # the same one-hot gates as a dense mixture of every (source, op)
-        w = []
+    for kind in ("normal", "reduce"):  # the same one-hot gates as a dense mixture of every (source, op)
         for node in range(space.nodes):
             acc = torch.zeros(node + 2, len(OPS))
             for slot in (0, 1):
-                gi, go = (fresh(gates[n], n) for n in (f"{cell.kind}_n{node}_s{slot}_input",
-                                                       f"{cell.kind}_n{node}_s{slot}_op"))
+                gi, go = (fresh(gates[n], n) for n in (f"{kind}_n{node}_s{slot}_input", f"{kind}_n{node}_s{slot}_op"))
                 acc = acc + torch.outer(gi, go)
-            w.append(acc)
-        dense[cell.kind] = w
-    _ce(net.forward_mixture(x, dense), y).backward()
+            dense[f"{kind}_n{node}"] = acc
+    _ce(net(x, mixture=dense), y).backward()
     for k, a in strategy.alphas.items():
         assert torch.allclose(a.grad, fast[k], atol=1e-4, rtol=1e-3), k
 
@@ -138,7 +134,8 @@ def test_path_weights_count_the_paths_of_a_one_hot_child():
             strategy.alphas[name].fill_(-1e4)[k] = 1e4
     weights = strategy.path_weights()
     for cell, cg in genotype.cells().items():
-        for node, (w, slots) in enumerate(zip(weights[cell], cg.nodes)):
+        for node, slots in enumerate(cg.nodes):
+            w = weights[f"{cell}_n{node}"]
             expected = torch.zeros(node + 2, len(OPS))
             for op, src in slots:
                 expected[src, OPS.index(op)] += 1

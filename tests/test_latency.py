@@ -12,13 +12,13 @@ import torch
 from conftest import blobs, tiny_config
 from supernet.config import HardwareConfig, LatencyConfig
 from supernet.data import DataInfo
-from supernet.latency import (LOSS_FORMS, LatencyModel, LatencyPredictor, LatencyTable, MissingEntryError,
-                              TableError, latency_loss, load_table)
+from supernet.latency import (LOSS_FORMS, LatencyPredictor, LatencyTable, MissingEntryError, TableError,
+                              latency_loss, load_table)
 from supernet.latency.constraint import constrained_choice, install_rejection
 from supernet.latency.predict import fit_calibration
 from supernet.latency.table import measurement_meta
 from supernet.search import run_search
-from supernet.space import CellSpace
+from supernet.spaces import build_space
 from supernet.strategies import build_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ INFO = DataInfo(1, 3, 8)
 
 def synthetic_table(tmp_path, cfg, slow_ms=10.0, fast_ms=0.1) -> Path:
     """sep convs are slow, everything else is cheap: a deterministic hardware."""
-    model = LatencyModel(cfg.space, INFO)
+    model = build_space(cfg.space).latency_model(INFO)
     table = LatencyTable(measurement_meta("cpu", 1, 1, "float32", 0, 1), path=str(tmp_path / "t.yaml"), hardware="syn")
     table.entries = {s: (slow_ms if s.startswith("sep_conv") else fast_ms) for s in model.signatures}
     table.save()
@@ -35,14 +35,15 @@ def synthetic_table(tmp_path, cfg, slow_ms=10.0, fast_ms=0.1) -> Path:
 
 
 def _predictor(tmp_path, cfg):
-    return LatencyPredictor(LatencyModel(cfg.space, INFO), load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32"))
+    space = build_space(cfg.space)
+    return LatencyPredictor(space, space.latency_model(INFO), load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32"))
 
 
 def test_table_round_trip_and_refusals(tmp_path):
     cfg = tiny_config()
     path = synthetic_table(tmp_path, cfg)
     table = load_table(path, "syn", 1, "float32")
-    table.calibration = {"per_op_ms": 0.01, "constant_ms": 0.5}
+    table.calibration = {"nasnet_cell/0123456789": {"per_op_ms": 0.01, "constant_ms": 0.5}}
     table.save()
     again = load_table(path, "syn", 1, "float32")
     assert again.entries == table.entries and again.calibration == table.calibration
@@ -58,11 +59,12 @@ def test_table_round_trip_and_refusals(tmp_path):
 def test_missing_entry_names_the_signature_and_the_command(tmp_path):
     cfg = tiny_config()
     table = load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32")
-    model = LatencyModel(cfg.space, INFO)
+    space = build_space(cfg.space)
+    model = space.latency_model(INFO)
     gone = next(s for s in model.signatures if s.startswith("sep_conv") and s.endswith("s2"))
     del table.entries[gone]
     with pytest.raises(MissingEntryError, match=f"{gone.replace('|', '.')}.*profile_latency.py hardware=syn"):
-        LatencyPredictor(model, table)
+        LatencyPredictor(space, model, table)
 
 
 def _one_hot_strategy(cfg, space, seed=0):
@@ -70,7 +72,7 @@ def _one_hot_strategy(cfg, space, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for d in space.decisions:
-            allowed = [i for i, c in enumerate(d.candidates) if not (d.kind == "op" and c == "none")]
+            allowed = [i for i in range(len(d.candidates)) if i not in d.none]
             k = allowed[int(torch.randint(len(allowed), (), generator=g))]
             strategy.alphas[d.name].fill_(-50.0)[k] = 50.0
     return strategy
@@ -79,16 +81,16 @@ def _one_hot_strategy(cfg, space, seed=0):
 def test_expected_latency_of_one_hot_alphas_is_the_child_table_latency(tmp_path):
     cfg = tiny_config()
     predictor = _predictor(tmp_path, cfg)
-    predictor.table.calibration = {"per_op_ms": 0.05, "constant_ms": 0.3}
-    space = CellSpace(cfg.space.nodes, cfg.space.ops)
+    predictor.table.calibration = {predictor.model.key: {"per_op_ms": 0.05, "constant_ms": 0.3}}
+    space = predictor.space
     for seed in range(3):
         strategy = _one_hot_strategy(cfg, space, seed)
         genotype = strategy.derive()
         expected = predictor.expected(strategy.path_weights()).item()
         assert expected == pytest.approx(predictor.of_genotype(genotype), rel=1e-5)
-        per_kind = {k: sum(op.startswith("sep") for node in c.nodes for op, _ in node)
-                    for k, c in genotype.cells().items()}
-        n_sep = sum(per_kind[cell.kind] for cell in predictor.model.cells)   # normal, reduce, reduce
+        # every unit is one node of one cell instance (normal, reduce, reduce): count its sep convs
+        n_sep = sum(op.startswith("sep") for key, _ in predictor.model.units
+                    for op, _ in genotype.cells()[key.split("_")[0]].nodes[int(key.split("_n")[1])])
         n_ops = 2 * cfg.space.nodes * cfg.space.layers
         fixed = len(predictor.model.fixed) * 0.1
         assert expected == pytest.approx(fixed + 10.0 * n_sep + 0.1 * (n_ops - n_sep) + 0.05 * n_ops + 0.3, rel=1e-5)
@@ -98,8 +100,7 @@ def test_expected_latency_of_one_hot_alphas_is_the_child_table_latency(tmp_path)
 def test_latency_loss_gradient_matches_finite_differences(tmp_path, form):
     cfg = tiny_config()
     predictor = _predictor(tmp_path, cfg)
-    space = CellSpace(cfg.space.nodes, cfg.space.ops)
-    strategy = build_strategy(space, cfg.strategy).double()
+    strategy = build_strategy(predictor.space, cfg.strategy).double()
     with torch.no_grad():
         for a in strategy.alphas.values():
             a.copy_(torch.randn(len(a), dtype=torch.float64))
@@ -147,7 +148,7 @@ def test_calibration_fit_recovers_overheads():
 def test_hard_constraints_respect_the_target(tmp_path):
     cfg = tiny_config()
     predictor = _predictor(tmp_path, cfg)
-    space = CellSpace(cfg.space.nodes, cfg.space.ops)
+    space = predictor.space
     strategy = _one_hot_strategy(cfg, space, seed=1)
     with torch.no_grad():   # soften: the derive must trade probability for latency
         for a in strategy.alphas.values():
@@ -197,8 +198,17 @@ def test_profile_validate_and_search_apps(tmp_path):
 
     common = [f"hardware.table={table}", "hardware.threads=1"]
     out = run("profile_latency.py", *common, "warmup=1", "repeat=3", "calibration_children=3", "progress=false")
-    assert "entries (ms)" in out and table.exists()
-    assert "0 entries" not in run("profile_latency.py", *common, "warmup=1", "repeat=3", "progress=false")
+    assert table.exists() and "measured 0 new" not in out
+    n = len(load_table(table, "cpu_2core", 1, "float32").entries)
+    assert f"measured {n} new" in out
+    # incremental: nothing new to measure; a new op: only its entries
+    assert "measured 0 new" in run("profile_latency.py", *common, "warmup=1", "repeat=3", "progress=false")
+    more = [*small[:-1], "space.ops=[none,skip_connect,max_pool_3x3,sep_conv_3x3,avg_pool_3x3]"]
+    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "profile_latency.py"), *more, *common, "warmup=1",
+                          "repeat=3", "calibration_children=3", "progress=false"], cwd=tmp_path, capture_output=True,
+                         text=True, env=env, timeout=300).stdout
+    added = len(load_table(table, "cpu_2core", 1, "float32").entries) - n
+    assert added > 0 and f"measured {added} new" in out
     out = run("validate_latency.py", *common, "children=4", "warmup=1", "repeat=3", "progress=false",
               f"hydra.run.dir={tmp_path / 'val'}")
     assert "Kendall tau" in out and (tmp_path / "val" / "latency_validation.png").exists()

@@ -17,7 +17,7 @@ from supernet.network import DiscreteNetwork, DiscreteNetworkImageNet, build_net
 from supernet.retrain import ScheduledDropPath, run_retrain
 from supernet.search import run_search
 
-NAMES = published_names()
+NAMES = [n for n in published_names() if not n.startswith("proxyless")]   # the cells (chains: test_chain.py)
 COMPARABLE = [(n, fig) for n in NAMES for fig in published_data(n)["meta"]["published"]
               if fig["comparable"] and ("params" in fig or "multiply_adds" in fig)]
 
@@ -44,8 +44,10 @@ def test_published_cell_builds_and_trains(name, form, size):
 @pytest.mark.parametrize("name, fig", COMPARABLE, ids=[f"{n}-{f['setting']}" for n, f in COMPARABLE])
 def test_parameters_and_multiply_adds_match_the_papers(name, fig):
     size = 224 if fig["setting"] == "imagenet" else 32
-    ours = genotype_cost(published_genotype(name), fig["setting"], fig["layers"], fig["init_channels"],
-                         fig["num_classes"], 3, size)
+    with torch.device("meta"):
+        net = build_network(published_genotype(name), fig["setting"], 3, fig["num_classes"], fig["layers"],
+                            fig["init_channels"])
+    ours = {"params": count_parameters(net), "multiply_adds": multiply_adds(net, (1, 3, size, size))}
     for key in ("params", "multiply_adds"):
         if key in fig:
             assert ours[key] == pytest.approx(fig[key], rel=0.02), key
@@ -108,7 +110,7 @@ def test_auxiliary_head_runs_only_in_training():
 def test_a_searched_genotype_builds(tmp_path, tiny_data):
     result = run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0}), tmp_path, data=tiny_data)
     saved = json.loads((tmp_path / "genotype.json").read_text())
-    assert saved["meta"]["cifar_setting"]["multiply_adds"] > 0
+    assert saved["meta"]["cost"]["multiply_adds"] > 0 and saved["meta"]["cost"]["setting"].startswith("cifar")
     net = build_network(load_genotype(tmp_path / "genotype.json"), "cifar", 1, 3, 3, 4)
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 3)
     assert net.genotype == result.genotype

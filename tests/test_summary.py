@@ -13,18 +13,23 @@ FAST = ["trainer.epochs=1", "trainer.warmup_epochs=0", "data.limit=120", "data.i
         "space.layers=3", "space.init_channels=4", "trainer.progress=false"]
 
 
-def _fake_run(root: Path, name: str, hardware: str, latency: float | None, acc: float, epochs=2, done=2):
+def _fake_run(root: Path, name: str, hardware: str, latency: float | None, acc: float, epochs=2, done=2,
+              target="5.0", completed=False):
     run = root / name
     (run / ".hydra").mkdir(parents=True)
     (run / ".hydra" / "config.yaml").write_text(
-        f"seed: 0\nhardware: {{name: {hardware}}}\nlatency: {{target_ms: 5.0}}\n"
+        f"seed: 0\nhardware: {{name: {hardware}, target_ms: 4.0}}\nlatency: {{target_ms: {target}}}\n"
         f"strategy: {{name: proxyless}}\ntrainer: {{epochs: {epochs}}}\n")
     with (run / "metrics.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, ["epoch", "val_acc_derived", "seconds"])
         w.writeheader()
         w.writerows({"epoch": e + 1, "val_acc_derived": acc, "seconds": 1.5} for e in range(done))
-    if done == epochs:
-        (run / "genotype.json").write_text(json.dumps({"meta": {"table_latency_ms": latency}}))
+    if done == epochs or completed:
+        meta = {"table_latency_ms": latency, "measured_latency_ms": latency and latency + 0.5,
+                "cost": {"setting": "cifar", "params": 1_500_000, "multiply_adds": 250_000_000}}
+        (run / "genotype.json").write_text(json.dumps({"meta": meta}))
+    if completed:
+        (run / "status.json").write_text(json.dumps({"status": "completed"}))
 
 
 def test_summary_of_hand_made_runs(tmp_path):
@@ -33,12 +38,15 @@ def test_summary_of_hand_made_runs(tmp_path):
     _fake_run(tmp_path, "2", "cpu", 7.0, 0.84)     # dominated by run 1
     _fake_run(tmp_path, "3", "gpu", 2.0, 0.70)
     _fake_run(tmp_path, "4", "cpu", None, 0.5, epochs=3, done=1)   # killed after one epoch
+    _fake_run(tmp_path, "5", "cpu", 5.0, 0.6, epochs=3, done=2, target="null", completed=True)   # stopped early
     rows, files = summarize(tmp_path)
-    assert [r["status"] for r in rows] == ["finished"] * 4 + ["unfinished"]
+    assert [r["status"] for r in rows] == ["finished"] * 4 + ["unfinished", "finished"]
     assert rows[1]["table_latency_ms"] == 6.0 and rows[1]["val_acc"] == 0.85
+    assert rows[1]["measured_latency_ms"] == 6.5 and rows[1]["params_M"] == 1.5 and rows[1]["madds_M"] == 250.0
     assert rows[0]["search_s"] == 3.0 and rows[3]["hardware"] == "gpu"
+    assert rows[1]["target_ms"] == 5.0 and rows[5]["target_ms"] == 4.0   # the hardware's target when unset
     table = files["markdown"].read_text()
-    assert table.count("\n") == 2 + 5 and "unfinished" in table
+    assert table.count("\n") == 2 + 6 and "unfinished" in table
     assert files["plot"].stat().st_size > 5000
 
 

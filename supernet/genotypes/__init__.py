@@ -1,5 +1,6 @@
-"""The published cells (NASNet-A, AmoebaNet-A, PNASNet-5, ENAS, DARTS-V1, DARTS-V2) as genotype
-JSON files shipped with the package, and :func:`resolve_genotype`, which lets every entry point
+"""The published architectures as genotype JSON files shipped with the package: the cells of
+NASNet-A, AmoebaNet-A, PNASNet-5, ENAS, DARTS-V1 and DARTS-V2, and the chains of
+ProxylessNAS-GPU, -CPU and -Mobile; and :func:`resolve_genotype`, which lets every entry point
 take either a published name or a path to a genotype file.
 
 Each file's ``meta`` cites where the cell was transcribed from and the figures its paper
@@ -13,7 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..genotype import Genotype, GenotypeError, genotype_from_dict, load_genotype
+from ..chain.genotype import ChainGenotype
+from ..genotype import Genotype, GenotypeError, load_genotype, parse_genotype
 
 
 def published_names() -> list[str]:
@@ -28,16 +30,16 @@ def published_data(name: str) -> dict[str, Any]:
     return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
 
 
-def published_genotype(name: str) -> Genotype:
-    return genotype_from_dict(published_data(name))
+def published_genotype(name: str) -> Genotype | ChainGenotype:
+    return parse_genotype(published_data(name))
 
 
-def resolve_genotype(spec: str | os.PathLike | Genotype | dict) -> Genotype:
-    """A Genotype from itself, a genotype dict, a published name or a path to a genotype JSON."""
-    if isinstance(spec, Genotype):
+def resolve_genotype(spec: str | os.PathLike | Genotype | ChainGenotype | dict) -> Genotype | ChainGenotype:
+    """A genotype from itself, a genotype dict, a published name or a path to a genotype JSON."""
+    if isinstance(spec, (Genotype, ChainGenotype)):
         return spec
     if isinstance(spec, dict):
-        return genotype_from_dict(spec)
+        return parse_genotype(spec)
     text = os.fspath(spec)
     if text in published_names():
         return published_genotype(text)

@@ -6,12 +6,12 @@ from typing import Callable, Mapping
 
 from torch import Tensor
 
+from ..decisions import SearchSpace
 from ..gates import Gate
-from ..space import CellSpace
 from .predict import LatencyPredictor
 
 
-def constrained_choice(space: CellSpace, probs: Mapping[str, Tensor], predictor: LatencyPredictor,
+def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predictor: LatencyPredictor,
                        target_ms: float, choice: Mapping[str, int]) -> dict[str, int]:
     """Starting from ``choice`` (the unconstrained derive), change one decision at a time, each
     time the change that gives up the least log-probability per millisecond saved, until the
@@ -25,8 +25,8 @@ def constrained_choice(space: CellSpace, probs: Mapping[str, Tensor], predictor:
     while lat > target_ms:
         best = None
         for d in space.decisions:
-            for c, name in enumerate(d.candidates):
-                if c == choice[d.name] or (d.kind == "op" and name == "none"):
+            for c in range(len(d.candidates)):
+                if c == choice[d.name] or c in d.none:
                     continue
                 trial = {**choice, d.name: c}
                 trial_lat = predictor.of_genotype(space.genotype(trial))

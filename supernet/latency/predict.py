@@ -1,74 +1,71 @@
 """Expected latency as a plain differentiable function of the architecture.
 
-E[LAT] = fixed parts + sum over cell instances, nodes, sources and ops of
-w[node][src, op] * LUT(op at that instance's shape), where ``w`` is the strategy's
+E[LAT] = fixed parts + sum over the model's units (every network position of every edge) of
+sum_{src, op} w[edge][src, op] * LUT(signature[src][op]), where ``w`` is the strategy's
 ``path_weights()`` (expected number of times each path runs).  The sum-of-ops model misses
 what end-to-end runs pay besides the ops (dispatch per op, the adds and concats, memory
-traffic): the table's calibration adds ``per_op_ms`` per op run plus ``constant_ms``, both
-fitted by least squares on a few end-to-end measurements.
+traffic): the table's calibration of this network configuration adds ``per_op_ms`` per op run
+plus ``constant_ms``, both fitted by least squares on a few end-to-end measurements.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from ..genotype import Genotype
+from ..decisions import SearchSpace, one_hot, path_weights
 from .model import LatencyModel
 from .table import LatencyTable
 
 
 class LatencyPredictor:
-    def __init__(self, model: LatencyModel, table: LatencyTable):
+    def __init__(self, space: SearchSpace, model: LatencyModel, table: LatencyTable):
         missing = table.missing(model.signatures)
         if missing:
             table[missing[0]]   # raises MissingEntryError naming the signature and the command
-        self.model, self.table = model, table
+        self.space, self.model, self.table = space, model, table
         self.fixed_ms = sum(table[s] for s in model.fixed)
-        self.matrices = [[torch.tensor([[0.0 if s is None else table[s] for s in row] for row in node])
-                          for node in cell.signatures] for cell in model.cells]
-        self.runs = torch.tensor([0.0 if op == "none" else 1.0 for op in model.ops])
+        self.units = [(key, torch.tensor([[0.0 if s is None else table[s] for s in row] for row in sigs]),
+                       torch.tensor([[0.0 if s is None else 1.0 for s in row] for row in sigs]))
+                      for key, sigs in model.units]
 
-    def expected(self, path_weights: Mapping[str, Sequence[Tensor]], calibrated: bool = True) -> Tensor:
-        """Milliseconds; differentiable in ``path_weights``."""
+    def expected(self, weights: Mapping[str, Tensor], calibrated: bool = True) -> Tensor:
+        """Milliseconds; differentiable in the path ``weights``."""
         ops_ms = ops_run = 0.0
-        for cell, matrices in zip(self.model.cells, self.matrices):
-            for w, lut in zip(path_weights[cell.kind], matrices):
-                ops_ms = ops_ms + (w * lut.to(w)).sum()
-                ops_run = ops_run + (w * self.runs.to(w)).sum()
+        for key, lut, runs in self.units:
+            w = weights[key]
+            ops_ms = ops_ms + (w * lut.to(w)).sum()
+            ops_run = ops_run + (w * runs.to(w)).sum()
         total = self.fixed_ms + ops_ms
         if calibrated:
-            total = total + self.table.calibration.get("per_op_ms", 0.0) * ops_run \
-                + self.table.calibration.get("constant_ms", 0.0)
+            cal = self.calibration
+            total = total + cal.get("per_op_ms", 0.0) * ops_run + cal.get("constant_ms", 0.0)
         return total
 
-    def path_weights(self, genotype: Genotype) -> dict[str, list[Tensor]]:
-        """One-hot path weights of a discrete architecture (a slot counts once)."""
-        out = {}
-        for kind, cell in genotype.cells().items():
-            ws = []
-            for node, slots in enumerate(cell.nodes):
-                w = torch.zeros(node + 2, len(self.model.ops))
-                for op, src in slots:
-                    w[src, self.model.ops.index(op)] += 1
-                ws.append(w)
-            out[kind] = ws
-        return out
+    @property
+    def calibration(self) -> dict[str, float]:
+        """This network configuration's calibration; none (the raw sum, as ProxylessNAS used its
+        tables) until profile_latency.py fits one."""
+        return self.table.calibration.get(self.model.key, {})
 
-    def of_genotype(self, genotype: Genotype, calibrated: bool = True) -> float:
+    def path_weights(self, genotype: Any) -> dict[str, Tensor]:
+        """Path weights of a discrete architecture of the space (a path counts once per slot)."""
+        return path_weights(self.space, one_hot(self.space, self.space.choice_of(genotype)))
+
+    def of_genotype(self, genotype: Any, calibrated: bool = True) -> float:
         return self.expected(self.path_weights(genotype), calibrated).item()
 
-    def ops_run(self, genotype: Genotype) -> float:
+    def ops_run(self, genotype: Any) -> float:
         """How many ops an end-to-end run of ``genotype`` executes (the calibration's regressor)."""
         weights = self.path_weights(genotype)
-        return float(sum((w * self.runs).sum() for cell in self.model.cells for w in weights[cell.kind]))
+        return float(sum((weights[key] * runs).sum() for key, _, runs in self.units))
 
 
 def fit_calibration(raw_ms: Sequence[float], ops_run: Sequence[float], measured_ms: Sequence[float]) -> dict[str, float]:
     """Least-squares ``measured - raw = per_op_ms * ops_run + constant_ms``.  When every
-    measured network runs the same number of ops the two terms cannot be told apart, and only
-    the constant is fitted."""
+    measured network runs the same number of ops (every child of a cell space without `none`
+    does) the two terms cannot be told apart, and only the constant is fitted."""
     if len(raw_ms) < 2:
         raise ValueError("calibration needs at least two end-to-end measurements")
     if len(set(ops_run)) == 1:

@@ -12,12 +12,11 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import build_dataset
-from ..genotype import Genotype
+from ..decisions import SearchSpace, uniform_choice
 from ..genotypes import resolve_genotype
 from ..measure import median_time
-from ..network import DiscreteNetwork
 from ..plots import plot_latency_validation
-from ..space import CellSpace
+from ..spaces import build_space
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
 from .table import LatencyTable, TableError, load_table, measurement_meta
@@ -55,34 +54,27 @@ def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, prog
     return len(missing)
 
 
-def random_genotypes(space: CellSpace, k: int, seed: int) -> list[Genotype]:
+def random_genotypes(space: SearchSpace, k: int, seed: int) -> list:
     """Uniformly random discrete children (no `none`: a deployed network has none)."""
     g = torch.Generator().manual_seed(seed)
-    ops = [i for i, op in enumerate(space.ops) if op != "none"]
-    out = []
-    for _ in range(k):
-        choice = {d.name: (ops[int(torch.randint(len(ops), (), generator=g))] if d.kind == "op"
-                           else int(torch.randint(len(d.candidates), (), generator=g)))
-                  for d in space.decisions}
-        out.append(space.genotype(choice))
-    return out
+    return [space.genotype(uniform_choice(space, g, allow_none=False)) for _ in range(k)]
 
 
-def end_to_end_ms(genotype: Genotype, space_cfg, info, bench: Bench) -> float:
-    net = DiscreteNetwork(genotype, info.in_channels, info.num_classes, space_cfg.layers,
-                          space_cfg.init_channels, space_cfg.stem_multiplier)
-    return bench.time_ms(net, (info.in_channels, info.image_size, info.image_size))
+def end_to_end_ms(genotype, space: SearchSpace, info, bench: Bench) -> float:
+    return bench.time_ms(space.network(genotype, info), (info.in_channels, info.image_size, info.image_size))
 
 
-def calibrate(predictor: LatencyPredictor, genotypes: list[Genotype], space_cfg, info, bench: Bench,
+def calibrate(predictor: LatencyPredictor, genotypes: list, info, bench: Bench,
               progress: bool = True) -> dict[str, float]:
-    """Fit and store the calibration from end-to-end runs of ``genotypes``."""
-    measured = [end_to_end_ms(g, space_cfg, info, bench)
+    """Fit and store the calibration of the predictor's space configuration from end-to-end
+    runs of ``genotypes``."""
+    measured = [end_to_end_ms(g, predictor.space, info, bench)
                 for g in tqdm(genotypes, desc="calibrating", disable=not progress, dynamic_ncols=True)]
     raw = [predictor.of_genotype(g, calibrated=False) for g in genotypes]
-    predictor.table.calibration = fit_calibration(raw, [predictor.ops_run(g) for g in genotypes], measured)
+    fit = fit_calibration(raw, [predictor.ops_run(g) for g in genotypes], measured)
+    predictor.table.calibration[predictor.model.key] = fit
     predictor.table.save()
-    return predictor.table.calibration
+    return fit
 
 
 def kendall_tau(a, b) -> float:
@@ -102,13 +94,12 @@ def mape(pred, measured) -> float:
     return 100.0 * sum(abs(p - m) / m for p, m in zip(pred, measured)) / len(measured)
 
 
-def validate(predictor: LatencyPredictor, genotypes: dict[str, Genotype], space_cfg, info, bench: Bench,
-             progress: bool = True) -> dict:
+def validate(predictor: LatencyPredictor, genotypes: dict, info, bench: Bench, progress: bool = True) -> dict:
     """Predicted (before / after calibration) vs measured end-to-end latency of ``genotypes``."""
     rows = []
     for name, g in tqdm(genotypes.items(), desc="validating", disable=not progress, dynamic_ncols=True):
         rows.append({"name": name, "raw_ms": predictor.of_genotype(g, calibrated=False),
-                     "predicted_ms": predictor.of_genotype(g), "measured_ms": end_to_end_ms(g, space_cfg, info, bench)})
+                     "predicted_ms": predictor.of_genotype(g), "measured_ms": end_to_end_ms(g, predictor.space, info, bench)})
     measured = [r["measured_ms"] for r in rows]
     stats = {}
     for key, label in (("raw_ms", "before"), ("predicted_ms", "after")):
@@ -124,16 +115,23 @@ def _setup(cfg):
     if not hw.table:
         raise ValueError(f"hardware {hw.name!r} has no table path: choose a target with one "
                          "(hardware=cpu_2core) or set hardware.table=latency_tables/<name>.yaml")
+    try:
+        torch.device(hw.device)
+    except RuntimeError:
+        raise ValueError(f"hardware {hw.name!r} measures on {hw.device!r}, which is not a torch device on this "
+                         "machine: its table is imported (experiments/import_latency.py), not measured here") from None
     if hw.threads:
         torch.set_num_threads(hw.threads)
     _, info = build_dataset(cfg.data, train=True, augment=False)
     bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat)
-    return LatencyModel(cfg.space, info), bench, CellSpace(cfg.space.nodes, cfg.space.ops), info
+    space = build_space(cfg.space)
+    return space.latency_model(info), bench, space, info
 
 
-def run_profile(cfg) -> LatencyTable:
-    """Measure what the table of ``cfg.hardware`` lacks for ``cfg.space``, then (re)fit its
-    calibration when anything was added."""
+def run_profile(cfg) -> tuple[LatencyTable, int]:
+    """Measure what the table of ``cfg.hardware`` lacks for ``cfg.space``, then (re)fit the
+    calibration of this space configuration when anything was added or it has none.  Returns
+    the table and how many entries were measured."""
     model, bench, space, info = _setup(cfg)
     hw = cfg.hardware
     meta = measurement_meta(hw.device, torch.get_num_threads(), hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
@@ -146,20 +144,28 @@ def run_profile(cfg) -> LatencyTable:
     else:
         table = LatencyTable(meta, path=hw.table, hardware=hw.name)
     added = measure_entries(model, table, bench, cfg.progress)
-    if added or not table.calibration:
-        calibrate(LatencyPredictor(model, table), random_genotypes(space, cfg.calibration_children, cfg.seed),
-                  cfg.space, info, bench, cfg.progress)
-    return table
+    if added or model.key not in table.calibration:
+        calibrate(LatencyPredictor(space, model, table), random_genotypes(space, cfg.calibration_children, cfg.seed),
+                  info, bench, cfg.progress)
+    return table, added
 
 
 def run_validation(cfg, out_dir) -> dict:
     """K random children (and any named genotypes): predicted vs measured, with a picture."""
     model, bench, space, info = _setup(cfg)
     hw = cfg.hardware
-    predictor = LatencyPredictor(model, load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch))
+    predictor = LatencyPredictor(space, model, load_table(hw.table, hw.name, hw.batch_size, hw.dtype,
+                                                          hw.allow_mismatch))
     genotypes = {f"random{i}": g for i, g in enumerate(random_genotypes(space, cfg.children, cfg.seed))}
-    genotypes.update({str(spec): resolve_genotype(spec) for spec in cfg.genotypes})
-    result = validate(predictor, genotypes, cfg.space, info, bench, cfg.progress)
+    for spec in cfg.genotypes:
+        genotype = resolve_genotype(spec)
+        try:
+            space.choice_of(genotype)
+        except ValueError as e:
+            raise ValueError(f"genotype {spec!r} is not an architecture of the configured space ({e}); "
+                             "choose the space it belongs to (space=..., space.nodes=..., space.ops=[...])") from None
+        genotypes[str(spec)] = genotype
+    result = validate(predictor, genotypes, info, bench, cfg.progress)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "latency_validation.json").write_text(json.dumps(result, indent=2) + "\n")

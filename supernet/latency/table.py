@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import yaml
 
-SCHEMA = "supernet.latency_table/v1"
+SCHEMA = "supernet.latency_table/v2"
 UNITS = "ms"
 REQUIRED_META = ("device", "torch", "processor", "threads", "batch_size", "dtype", "date", "method")
 
@@ -38,7 +38,7 @@ class MissingEntryError(KeyError):
 class LatencyTable:
     meta: dict[str, Any]
     entries: dict[str, float] = field(default_factory=dict)
-    calibration: dict[str, float] = field(default_factory=dict)   # per_op_ms, constant_ms
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)  # model key -> per_op_ms, constant_ms
     path: str = "<memory>"
     hardware: str = "<name>"
 
@@ -103,12 +103,16 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
     if not isinstance(meta, dict) or any(k not in meta for k in REQUIRED_META):
         raise TableError(f"{path}: meta must hold {', '.join(REQUIRED_META)}")
     entries = data.get("entries") or {}
-    bad = [k for k, v in entries.items() if not isinstance(v, (int, float)) or v < 0]
-    if not isinstance(entries, dict) or bad:
+    if not isinstance(entries, dict):
+        raise TableError(f"{path}: entries must map op signatures to milliseconds, got a {type(entries).__name__}")
+    bad = [k for k, v in entries.items() if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0]
+    if bad:
         raise TableError(f"{path}: entries must map op signatures to milliseconds >= 0; bad: {bad[:3]}")
     calibration = data.get("calibration") or {}
-    if set(calibration) - {"per_op_ms", "constant_ms"}:
-        raise TableError(f"{path}: calibration holds only per_op_ms and constant_ms, got {sorted(calibration)}")
+    if not isinstance(calibration, dict) or any(
+            not isinstance(c, dict) or set(c) != {"per_op_ms", "constant_ms"} for c in calibration.values()):
+        raise TableError(f"{path}: calibration maps a network configuration to {{per_op_ms, constant_ms}}; "
+                         "re-fit it with profile_latency.py")
     if not allow_mismatch:
         for key, want in (("batch_size", batch_size), ("dtype", dtype)):
             if meta[key] != want:
@@ -116,4 +120,5 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
                     f"{path} was measured with {key}={meta[key]!r} but this run uses {want!r}; measure a "
                     f"table for it ({command} hardware.{key}={want}) or pass hardware.allow_mismatch=true")
     return LatencyTable(meta, {k: float(v) for k, v in entries.items()},
-                        {k: float(v) for k, v in calibration.items()}, str(path), hardware)
+                        {key: {k: float(v) for k, v in c.items()} for key, c in calibration.items()},
+                        str(path), hardware)

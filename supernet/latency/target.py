@@ -1,44 +1,68 @@
 """A hardware target inside a search: the table's predictor, the latency target, and how the
-expected latency enters the arch loss and the derive."""
+latency enters the search: a differentiable arch-loss term for the gradient strategies, a
+MnasNet reward factor for the reward-driven ones (from the table or measured on this device),
+and the hard constraints."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
 
+import torch
 from torch import Tensor
 
+from ..decisions import SearchSpace
 from ..gates import Gate
-from ..genotype import Genotype
-from ..space import CellSpace
+from ..strategies.policy import mnas_reward
 from .constraint import constrained_choice, install_rejection
 from .loss import LOSS_FORMS, latency_loss
-from .model import LatencyModel
 from .predict import LatencyPredictor
-from .table import load_table
+from .profile import Bench, end_to_end_ms
+from .table import load_table, measurement_meta
+
+REWARD_SOURCES = ("table", "measured")
+
+
+class MeasuredLatency:
+    """End-to-end latency of a child measured on this device, once per child (the reward of
+    ProxylessNAS's REINFORCE variant can use what no table models)."""
+
+    def __init__(self, space: SearchSpace, info, bench: Bench):
+        self.space, self.info, self.bench = space, info, bench
+        self.cache: dict[tuple, float] = {}
+
+    def __call__(self, choice: Mapping[str, int]) -> float:
+        key = tuple(sorted(choice.items()))
+        if key not in self.cache:
+            self.cache[key] = end_to_end_ms(self.space.genotype(choice), self.space, self.info, self.bench)
+        return self.cache[key]
 
 
 @dataclass
 class HardwareTarget:
-    space: CellSpace
+    space: SearchSpace
     predictor: LatencyPredictor
     target_ms: float | None
     cfg: object                                 # LatencyConfig
+    bench: Bench
 
     def expected(self, strategy) -> Tensor:
         return self.predictor.expected(strategy.path_weights())
 
     def arch_loss(self, ce: Tensor, strategy) -> Tensor:
-        if self.cfg.loss == "none":
+        if self.cfg.loss == "none" or strategy.reward is not None:   # reward strategies: see hardware_target
             return ce
         return latency_loss(ce, self.expected(strategy), self.target_ms, self.cfg.loss, self.cfg.weight, self.cfg.beta)
 
-    def of_genotype(self, genotype: Genotype) -> float:
+    def of_genotype(self, genotype) -> float:
         return self.predictor.of_genotype(genotype)
 
-    def of_gates(self, gates: Mapping[str, Gate]) -> float:
-        return self.of_genotype(self.space.genotype({k: g.active for k, g in gates.items()}))
+    def of_choice(self, choice: Mapping[str, int]) -> float:
+        return self.of_genotype(self.space.genotype(choice))
 
-    def derive(self, strategy) -> Genotype:
+    def of_gates(self, gates: Mapping[str, Gate]) -> float:
+        return self.of_choice({k: g.active for k, g in gates.items()})
+
+    def derive(self, strategy):
         genotype = strategy.derive()
         if not self.cfg.constrained_derive:
             return genotype
@@ -46,20 +70,41 @@ class HardwareTarget:
                                     self.space.choice_of(genotype))
         return self.space.genotype(choice)
 
+    def on_this_device(self) -> bool:
+        """Whether this process runs where the table was measured (same device and processor),
+        so that a measured latency is comparable with the table's."""
+        meta = self.predictor.table.meta
+        try:
+            here = measurement_meta(self.bench.device, torch.get_num_threads(), self.bench.batch_size,
+                                    self.bench.dtype, self.bench.warmup, self.bench.repeat)
+        except RuntimeError:      # not a torch device (an imported table's phone)
+            return False
+        return (meta.get("device"), meta.get("processor")) == (here["device"], here["processor"])
 
-def hardware_target(cfg, space: CellSpace, info, strategy) -> HardwareTarget | None:
-    """The search's hardware target (None without a table); checks everything before training."""
+    def measure(self, genotype, info) -> float:
+        return end_to_end_ms(genotype, self.space, info, self.bench)
+
+
+def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget | None:
+    """The search's hardware target (None without a table); checks everything before training
+    and installs the latency into the strategy: the reward of reward-driven strategies, the
+    rejection of children over the target."""
     hw, lat = cfg.hardware, cfg.latency
-    if not hw.table:
-        return None
     if lat.loss not in LOSS_FORMS + ("none",):
         raise ValueError(f"unknown latency.loss {lat.loss!r}; choose one of {', '.join(LOSS_FORMS)} or none")
+    if lat.reward not in REWARD_SOURCES:
+        raise ValueError(f"unknown latency.reward {lat.reward!r}; choose one of {', '.join(REWARD_SOURCES)}")
+    if not hw.table:
+        return None
     target = lat.target_ms if lat.target_ms is not None else hw.target_ms
     if target is None and (lat.loss != "none" or lat.constrained_derive or lat.reject_over_target):
         raise ValueError(f"hardware {hw.name} has no target: set latency.target_ms=<ms> (or hardware.target_ms)")
     table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
-    predictor = LatencyPredictor(LatencyModel(cfg.space, info), table)
-    out = HardwareTarget(space, predictor, target, lat)
+    predictor = LatencyPredictor(space, space.latency_model(info), table)
+    out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size))
+    if lat.loss != "none" and strategy.reward is not None:
+        latency = MeasuredLatency(space, info, out.bench) if lat.reward == "measured" else out.of_choice
+        strategy.reward = mnas_reward(latency, target, lat.reward_exponent)
     if lat.reject_over_target:
         install_rejection(strategy, out.of_gates, target, lat.max_tries)
     return out

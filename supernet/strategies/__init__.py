@@ -1,6 +1,12 @@
-"""Search strategies, selected by ``strategy.name``.  A new strategy is one module that
-decorates its class with :func:`register_strategy`, plus one yaml in ``conf/strategy/``."""
-from .base import STRATEGIES, Strategy, build_strategy, register_strategy
-from . import darts, enas, gdas, proxyless, random_search, reinforce  # noqa: F401  (registers)
+"""Search strategies, selected by ``strategy.name``.  A new strategy is one module in this
+package that decorates its class with :func:`register_strategy` (with its config dataclass),
+plus one yaml in ``conf/strategy/``: every module here is imported, so nothing else changes."""
+import importlib
+import pkgutil
 
-__all__ = ["STRATEGIES", "Strategy", "build_strategy", "register_strategy"]
+from .base import STRATEGIES, Strategy, build_strategy, register_strategy, strategy_config
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["STRATEGIES", "Strategy", "build_strategy", "register_strategy", "strategy_config"]

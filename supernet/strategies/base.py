@@ -8,29 +8,39 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import StrategyConfig
+from ..decisions import Decision, SearchSpace, path_weights
 from ..gates import Gate
-from ..genotype import Genotype
-from ..space import CELL_TYPES, SLOTS, CellSpace, decision_name
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
 Batch = tuple[Tensor, Tensor]
 STRATEGIES: dict[str, type["Strategy"]] = {}
 
 
-def register_strategy(name: str):
+def register_strategy(name: str, config: type = StrategyConfig):
+    """Register a strategy class under ``name`` with its config dataclass (a StrategyConfig
+    subclass holding its own options; hydra knows it as ``strategy/base_<name>``)."""
     def deco(cls):
         STRATEGIES[name] = cls
-        cls.name = name
+        cls.name, cls.config = name, config
         return cls
     return deco
 
 
-def build_strategy(space: CellSpace, cfg) -> "Strategy":
+def _strategy_class(name: str) -> type["Strategy"]:
     try:
-        cls = STRATEGIES[cfg.name]
+        return STRATEGIES[name]
     except KeyError:
-        raise ValueError(f"unknown strategy {cfg.name!r}; known: {', '.join(sorted(STRATEGIES))}") from None
-    return cls(space, cfg)
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}") from None
+
+
+def strategy_config(name: str, **options) -> StrategyConfig:
+    """The config of strategy ``name`` with ``options`` set (a wrong option is a TypeError)."""
+    return _strategy_class(name).config(name=name, **options)
+
+
+def build_strategy(space: SearchSpace, cfg) -> "Strategy":
+    return _strategy_class(cfg.name)(space, cfg)
 
 
 def step_metrics(loss: Tensor, logits: Tensor, y: Tensor) -> dict[str, float]:
@@ -57,8 +67,9 @@ class Strategy(nn.Module):
 
     name = "base"
     optimizer: torch.optim.Optimizer
+    reward: Optional[Callable[[float, Mapping[str, int]], float]] = None   # reward-driven strategies set one
 
-    def __init__(self, space: CellSpace, cfg):
+    def __init__(self, space: SearchSpace, cfg):
         super().__init__()
         self.space, self.cfg = space, cfg
         self.generator = torch.Generator().manual_seed(0)
@@ -83,8 +94,9 @@ class Strategy(nn.Module):
         """Schedules that depend on the epoch (GDAS's temperature).  Called at the start of every
         epoch, also after a resume, so the schedule needs no state of its own."""
 
-    def on_epoch_end(self, net: nn.Module, train_loader, val_loader, device) -> None:
-        """Work on the trained shared weights before derive (random search ranks its children)."""
+    def on_epoch_end(self, net: nn.Module, train_loader, val_loader, device, world) -> None:
+        """Work on the trained shared weights before derive (random search ranks its children;
+        ``world``: the process group its evaluations reduce over)."""
 
     def probabilities(self) -> dict[str, Tensor]:
         """Differentiable candidate probabilities of every decision (the latency term reads these)."""
@@ -96,60 +108,48 @@ class Strategy(nn.Module):
         probs, choice = self.probabilities(), {}
         for d in self.space.decisions:
             p = probs[d.name].detach().clone()
-            if d.kind == "op":
-                p[self._none] = float("-inf")
+            p[d.none] = float("-inf")
             choice[d.name] = int(p.argmax())
         return choice
 
-    def op_scores(self, cell: str, node: int, slot: int, src: int) -> Tensor:
-        """How strongly alpha prefers each op in this slot when it reads state ``src`` (the
-        skip-connect cap replaces the weakest skips by their slot's next best op)."""
-        return self.probabilities()[decision_name(cell, node, slot, "op")]
+    def op_scores(self, d: Decision, src: int) -> Tensor:
+        """How strongly alpha prefers each op of the op decision ``d`` when its slot reads state
+        ``src`` (the skip-connect cap replaces the weakest skips by their slot's next best op)."""
+        return self.probabilities()[d.name]
 
-    def derive(self) -> Genotype:
+    def derive(self):
         return self.space.genotype(self._cap_skips(self.derive_choice()))
-
-    @property
-    def _none(self) -> list[int]:
-        return [i for i, op in enumerate(self.space.ops) if op == "none"]
 
     def _cap_skips(self, choice: dict[str, int]) -> dict[str, int]:
         """P-DARTS's remedy for the collapse to skip-connects: keep at most ``cfg.max_skip``
         per cell (the strongest ones); the others take their slot's best other op."""
-        ops = self.space.ops
-        if self.cfg.max_skip < 0 or "skip_connect" not in ops:
+        if self.cfg.max_skip < 0 or "skip_connect" not in self.space.ops:
             return choice
-        skip = ops.index("skip_connect")
-        banned = [skip, *self._none]
-        if len(banned) == len(ops):
-            raise ValueError("strategy.max_skip needs an op other than skip_connect and none in space.ops")
         choice = dict(choice)
+        skips: dict[str, list] = {}
         with torch.no_grad():
-            for cell in CELL_TYPES:
-                skips = []
-                for n in range(self.space.nodes):
-                    for s in SLOTS:
-                        name = decision_name(cell, n, s, "op")
-                        if choice[name] == skip:
-                            src = choice[decision_name(cell, n, s, "input")]
-                            scores = self.op_scores(cell, n, s, src).detach().clone()
-                            skips.append((float(scores[skip]), name, scores))
-                skips.sort(key=lambda t: -t[0])
-                for _, name, scores in skips[self.cfg.max_skip:]:
+            for d in self.space.decisions:
+                if d.kind != "op" or d.candidates[choice[d.name]] != "skip_connect":
+                    continue
+                input_name = self.space.edges[d.edge].slots[d.slot][0]
+                scores = self.op_scores(d, choice[input_name] if input_name else 0).detach().clone()
+                skips.setdefault(d.group, []).append((float(scores[choice[d.name]]), d, scores))
+            for group in skips.values():
+                group.sort(key=lambda t: -t[0])
+                for _, d, scores in group[self.cfg.max_skip:]:
+                    banned = [d.candidates.index("skip_connect"), *d.none]
+                    if len(banned) == len(d.candidates):
+                        raise ValueError("strategy.max_skip needs an op other than skip_connect and none in space.ops")
                     scores[banned] = float("-inf")
-                    choice[name] = int(scores.argmax())
+                    choice[d.name] = int(scores.argmax())
         return choice
 
-    def path_weights(self) -> dict[str, list[Tensor]]:
-        """Differentiable expected use of every path: ``out[cell][node][src, op]`` is how many
-        times the child runs op ``op`` on state ``src`` in that node (0..2).  The latency term
-        multiplies these with the table, whatever the strategy.  For slot decisions it is
-        sum over slots of p_input[src] * p_op[op]."""
-        probs = self.probabilities()
-        return {cell: [sum(torch.outer(probs[decision_name(cell, n, s, "input")],
-                                       probs[decision_name(cell, n, s, "op")]) for s in SLOTS)
-                       for n in range(self.space.nodes)]
-                for cell in CELL_TYPES}
+    def path_weights(self) -> dict[str, Tensor]:
+        """Differentiable expected use of every path: ``out[edge][src, op]`` is how many times
+        the child runs op ``op`` on state ``src`` there (a cell node: 0..2).  The latency term
+        multiplies these with the table, whatever the strategy; for independent decisions it is
+        the sum over an edge's slots of p_input (outer) p_op."""
+        return path_weights(self.space, self.probabilities())
 
     def entropy(self) -> float:
         with torch.no_grad():
@@ -178,7 +178,9 @@ class AlphaStrategy(Strategy):
         return {name: F.softmax(a, dim=-1) for name, a in self.alphas.items()}
 
     def _sample(self, probs, n):
-        return torch.multinomial(probs.detach(), n, replacement=False, generator=self.generator).tolist()
+        """``n`` candidates without replacement, drawn on the CPU generator (the same on every
+        rank), wherever the alphas live."""
+        return torch.multinomial(probs.detach().cpu(), n, replacement=False, generator=self.generator).tolist()
 
     def weight_sample(self):
         return {name: Gate(self._sample(p, 1)[0]) for name, p in self.probabilities().items()}

@@ -1,6 +1,7 @@
-"""DARTS: the continuous relaxation.  Every edge (node, source state) holds one alpha per op;
-a node is the sum over its edges of the softmax(alpha_edge)-weighted ops
-(:meth:`SearchNetwork.forward_mixture`), in the weight step and in the arch step alike.
+"""DARTS: the continuous relaxation.  Every edge of the space (a cell node: every source state x
+every op; a chain layer: its blocks) holds one alpha per path; a node is the sum over its
+sources of the softmax(alpha[source])-weighted ops (the supernet's ``forward(x, mixture=...)``),
+in the weight step and in the arch step alike.
 
 Arch gradient, first order: dL_val(w, alpha)/dalpha.  Second order (``unrolled``): with
 w' = w - xi dL_train(w, alpha)/dw (a virtual SGD step, lr ``unrolled_lr``),
@@ -9,16 +10,19 @@ with w+- = w +- r v, v = dL_val(w', alpha)/dw', r = eps / |v| (the finite-differ
 Hessian-vector product of DARTS; ``unrolled_eps`` = 0.01).  The virtual weights go through ``torch.func.functional_call``
 with copies of the BN buffers: the network is never modified.
 
-Derive: per node the two sources whose strongest non-`none` op is strongest, each with that op.
+Derive: per edge the sources whose strongest non-`none` op is strongest (as many as the edge
+has slots: two in a cell node), each with that op.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ..space import CELL_TYPES, SLOTS, decision_name
+from ..config import StrategyConfig
 from .base import Strategy, apply_grads, arch_adam, register_strategy, step_metrics
 
 
@@ -30,66 +34,70 @@ class _Relaxed(nn.Module):
         self.net = net
 
     def forward(self, x, weights):
-        return self.net.forward_mixture(x, weights)
+        return self.net(x, mixture=weights)
 
 
-def edge_key(cell: str, node: int) -> str:
-    return f"{cell}_n{node}"
+@dataclass
+class DARTSConfig(StrategyConfig):
+    name: str = "darts"
+    unrolled: bool = False          # second order (one unrolled weight step, finite-difference Hvp)
+    unrolled_lr: float = 0.05       # lr of that virtual weight step (DARTS: the weight lr)
+    unrolled_eps: float = 0.01      # finite-difference step r = unrolled_eps / |v| (DARTS: 0.01)
 
 
-@register_strategy("darts")
+@register_strategy("darts", DARTSConfig)
 class DARTS(Strategy):
     def __init__(self, space, cfg):
         super().__init__(space, cfg)
         self.alphas = nn.ParameterDict({
-            edge_key(cell, n): nn.Parameter(cfg.init_scale * torch.randn(n + 2, len(space.ops)))
-            for cell in CELL_TYPES for n in range(space.nodes)})
+            key: nn.Parameter(cfg.init_scale * torch.randn(edge.sources, len(edge.ops)))
+            for key, edge in space.edges.items()})
         self.optimizer = arch_adam(self.alphas.parameters(), cfg)
 
-    def mixture(self) -> dict[str, list[torch.Tensor]]:
-        """``weights[cell][node][src, op]``: softmax over the ops of every edge."""
-        return {cell: [F.softmax(self.alphas[edge_key(cell, n)], -1) for n in range(self.space.nodes)]
-                for cell in CELL_TYPES}
+    def mixture(self) -> dict[str, torch.Tensor]:
+        """``weights[edge][src, op]``: softmax over the ops of every (edge, source)."""
+        return {key: F.softmax(a, -1) for key, a in self.alphas.items()}
 
     def weight_forward(self, net, x):
-        weights = {cell: [w.detach() for w in ws] for cell, ws in self.mixture().items()}
-        return net.forward_mixture(x, weights)
+        return net(x, mixture={key: w.detach() for key, w in self.mixture().items()})
 
-    def _joint(self, cell, node):
-        """Probability of each (source, op) path of a node, softmax over all of them: the
-        edge's op softmax times a softmax over edges of their logsumexp."""
-        a = self.alphas[edge_key(cell, node)]
+    def _joint(self, key):
+        """Probability of each (source, op) path of an edge, softmax over all of them: the
+        op softmax times a softmax over sources of their logsumexp."""
+        a = self.alphas[key]
         return F.softmax(a.flatten(), 0).view_as(a)
 
     def path_weights(self):
-        """Two paths per node, each (source, op) with its joint probability."""
-        return {cell: [2 * self._joint(cell, n) for n in range(self.space.nodes)] for cell in CELL_TYPES}
+        """As many paths per edge as it has slots, each (source, op) with its joint probability."""
+        return {key: len(edge.slots) * self._joint(key) for key, edge in self.space.edges.items()}
 
     def probabilities(self):
-        """Marginals of the joint path probabilities, the same for both slots of a node."""
+        """Marginals of the joint path probabilities, the same for every slot of an edge."""
         out = {}
-        for cell in CELL_TYPES:
-            for n in range(self.space.nodes):
-                joint = self._joint(cell, n)
-                for s in SLOTS:
-                    out[decision_name(cell, n, s, "input")] = joint.sum(1)
-                    out[decision_name(cell, n, s, "op")] = joint.sum(0)
+        for key, edge in self.space.edges.items():
+            joint = self._joint(key)
+            for input_name, op_name in edge.slots:
+                if input_name:
+                    out[input_name] = joint.sum(1)
+                out[op_name] = joint.sum(0)
         return out
 
-    def op_scores(self, cell, node, slot, src):
-        return F.softmax(self.alphas[edge_key(cell, node)][src], -1)
+    def op_scores(self, d, src):
+        return F.softmax(self.alphas[d.edge][src], -1)
 
     def derive_choice(self):
         choice = {}
         with torch.no_grad():
-            for cell, weights in self.mixture().items():
-                for n, w in enumerate(weights):
-                    w = w.clone()
-                    w[:, self._none] = float("-inf")
-                    strength, best_op = w.max(1)
-                    for s, src in enumerate(strength.topk(2).indices.sort().values.tolist()):
-                        choice[decision_name(cell, n, s, "input")] = src
-                        choice[decision_name(cell, n, s, "op")] = int(best_op[src])
+            for key, w in self.mixture().items():
+                edge = self.space.edges[key]
+                w = w.clone()
+                w[:, edge.none] = float("-inf")
+                strength, best_op = w.max(1)
+                sources = strength.topk(len(edge.slots)).indices.sort().values.tolist()
+                for (input_name, op_name), src in zip(edge.slots, sources):
+                    if input_name:
+                        choice[input_name] = src
+                    choice[op_name] = int(best_op[src])
         return choice
 
     def arch_step(self, net, x, y, objective, train=None):
@@ -99,7 +107,7 @@ class DARTS(Strategy):
                 raise ValueError("second-order darts (strategy.unrolled=true) needs the train batch")
             grads, loss, logits = self.unrolled_grads(net, train, (x, y), objective)
         else:
-            logits = net.forward_mixture(x, self.mixture())
+            logits = net(x, mixture=self.mixture())
             loss = objective(logits, y)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
         apply_grads(self.optimizer, params, grads)

@@ -5,6 +5,7 @@ of a child sampled on the val batch (default: its accuracy; see policy.py for th
 term), with a moving-average baseline and an entropy bonus.  Derive: greedy decoding."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -12,9 +13,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gates import child_gates
-from ..space import CellSpace, Decision
+from ..config import StrategyConfig
+from ..decisions import Decision, SearchSpace
 from .base import Strategy, arch_adam, register_strategy, step_metrics
-from .policy import MovingAverageBaseline, accuracy_reward, reinforce_step
+from .policy import MovingAverageBaseline, accuracy, accuracy_reward, reinforce_step
 
 Pick = Callable[[Decision, Tensor], int]   # (decision, its logits) -> chosen candidate
 
@@ -24,7 +26,7 @@ class Controller(nn.Module):
     embedding of the chosen candidate (the next step's input) per decision.  ``tanh_constant``
     > 0 bounds the logits to +-tanh_constant (ENAS), against premature convergence."""
 
-    def __init__(self, space: CellSpace, hidden: int, tanh_constant: float = 0.0):
+    def __init__(self, space: SearchSpace, hidden: int, tanh_constant: float = 0.0):
         super().__init__()
         self.decisions, self.tanh_constant = space.decisions, tanh_constant
         self.start = nn.Parameter(torch.zeros(1, hidden))
@@ -54,7 +56,16 @@ class Controller(nn.Module):
         return self.run(lambda d, logits: choice[d.name])[1]
 
 
-@register_strategy("enas")
+@dataclass
+class ENASConfig(StrategyConfig):
+    name: str = "enas"
+    baseline_decay: float = 0.9     # moving-average reward baseline
+    entropy_weight: float = 1e-4    # entropy bonus of the controller
+    controller_hidden: int = 64     # LSTM width
+    tanh_constant: float = 2.5      # logits bounded to +-this (0: unbounded)
+
+
+@register_strategy("enas", ENASConfig)
 class ENAS(Strategy):
     def __init__(self, space, cfg):
         super().__init__(space, cfg)
@@ -68,8 +79,7 @@ class ENAS(Strategy):
 
     def _greedy(self, d: Decision, logits: Tensor) -> int:
         logits = logits.detach().clone()
-        if d.kind == "op":
-            logits[self._none] = float("-inf")
+        logits[d.none] = float("-inf")
         return int(logits.argmax())
 
     def sample(self):
@@ -89,6 +99,6 @@ class ENAS(Strategy):
         with torch.no_grad():
             logits = net(x, child_gates(choice))
             loss = objective(logits, y)
-        advantage = self.baseline.advantage(self.reward(logits, y, choice))
+        advantage = self.baseline.advantage(self.reward(accuracy(logits, y), choice))
         reinforce_step(self.optimizer, log_prob, advantage, entropy, self.cfg.entropy_weight)
         return step_metrics(loss, logits, y)

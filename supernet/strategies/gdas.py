@@ -8,14 +8,24 @@ memory stays that of one child.  tau anneals linearly from ``tau_max`` to ``tau_
 the epochs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from ..config import StrategyConfig
 from ..gates import Gate
 from .base import AlphaStrategy, register_strategy
 
 
-@register_strategy("gdas")
+@dataclass
+class GDASConfig(StrategyConfig):
+    name: str = "gdas"
+    tau_max: float = 10.0           # Gumbel-softmax temperature at the first epoch ...
+    tau_min: float = 0.1            # ... annealed linearly to this at the last
+
+
+@register_strategy("gdas", GDASConfig)
 class GDAS(AlphaStrategy):
     def __init__(self, space, cfg):
         if not 0 < cfg.tau_min <= cfg.tau_max:

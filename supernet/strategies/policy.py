@@ -1,10 +1,10 @@
-"""What the policy-gradient strategies (reinforce, enas) share: the reward of a sampled child,
-a moving-average baseline, and the REINFORCE step.
+"""What the reward-driven strategies (reinforce, enas; random ranks its children by it) share:
+the reward of a sampled child, a moving-average baseline, and the REINFORCE step.
 
-A reward is a callable ``(logits, targets, choice) -> float`` on the val batch, so that it can
-use what no gradient reaches: the child's latency measured on the device, or read from a table.
-Strategies start with :func:`accuracy_reward`; whoever owns a latency function sets
-``strategy.reward = mnas_reward(latency, target, w)``.
+A reward is a callable ``(accuracy, choice) -> float``, so that it can use what no gradient
+reaches: the child's latency measured on the device, or read from a table.  Strategies start
+with :func:`accuracy_reward`; a hardware target sets ``strategy.reward = mnas_reward(latency,
+target, w)`` (latency/target.py).
 """
 from __future__ import annotations
 
@@ -13,21 +13,24 @@ from typing import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-Reward = Callable[[Tensor, Tensor, Mapping[str, int]], float]
+Reward = Callable[[float, Mapping[str, int]], float]     # (val accuracy of the child, its choice)
 
 
-def accuracy_reward(logits: Tensor, y: Tensor, choice: Mapping[str, int]) -> float:
+def accuracy(logits: Tensor, y: Tensor) -> float:
     return (logits.argmax(1) == y).float().mean().item()
 
 
-def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float, w: float = -0.07,
-                accuracy: Reward = accuracy_reward) -> Reward:
+def accuracy_reward(acc: float, choice: Mapping[str, int]) -> float:
+    return acc
+
+
+def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float, w: float = -0.07) -> Reward:
     """MnasNet's reward ``accuracy * (latency / target) ** w`` (w < 0 penalizes slow children)."""
     if target <= 0:
         raise ValueError(f"latency target must be positive, got {target}")
 
-    def reward(logits, y, choice):
-        return accuracy(logits, y, choice) * (latency(choice) / target) ** w
+    def reward(acc, choice):
+        return acc * (latency(choice) / target) ** w
     return reward
 
 

@@ -8,14 +8,23 @@ estimator over every candidate (re-run in the backward, see gates.py).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from ..config import StrategyConfig
 from ..gates import Gate
 from .base import AlphaStrategy, register_strategy
 
 
-@register_strategy("proxyless")
+@dataclass
+class ProxylessConfig(StrategyConfig):
+    name: str = "proxyless"
+    mode: str = "two"               # two (two-path) | full (all candidates, full_v2)
+
+
+@register_strategy("proxyless", ProxylessConfig)
 class Proxyless(AlphaStrategy):
     def __init__(self, space, cfg):
         if cfg.mode not in ("two", "full"):

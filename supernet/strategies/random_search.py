@@ -1,58 +1,64 @@
 """Random search with shared weights (SPOS; NASNet's random-search baseline): the weight step
 trains a child drawn uniformly from every candidate of every decision; after each epoch
-``num_candidates`` children (uniform, `none` never an op) are ranked by val accuracy with the
-shared weights, BN statistics recalibrated per child, and the best is what derive returns.
+``num_candidates`` children (uniform, `none` never an op) are ranked by their reward (val
+accuracy with the shared weights, BN statistics recalibrated per child; times MnasNet's
+latency factor under a hardware target), and the best is what derive returns.
 Nothing is learned about the architecture, so there is no arch optimizer state to speak of:
 the arch step only reports the val loss of a uniform child."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from ..config import StrategyConfig
+from ..decisions import uniform_choice
 from ..evaluate import recalibrated_accuracy
 from ..gates import child_gates
 from .base import Strategy, register_strategy, step_metrics
+from .policy import accuracy_reward
 
 
-@register_strategy("random")
+@dataclass
+class RandomConfig(StrategyConfig):
+    name: str = "random"
+    num_candidates: int = 20        # children ranked after every epoch
+    bn_batches: int = 4             # train batches that recalibrate BN for each child
+
+
+@register_strategy("random", RandomConfig)
 class RandomSearch(Strategy):
     def __init__(self, space, cfg):
         super().__init__(space, cfg)
         if cfg.num_candidates < 1:
             raise ValueError(f"strategy.num_candidates must be >= 1, got {cfg.num_candidates}")
         self.register_buffer("best", torch.full((len(space.decisions),), -1, dtype=torch.long))
-        self.register_buffer("best_acc", torch.tensor(float("nan")))
+        self.register_buffer("best_reward", torch.tensor(float("nan")))
+        self.reward = accuracy_reward
         # The loop checkpoints an arch optimizer; random search has no parameters for one.
         self.optimizer = torch.optim.SGD([torch.zeros(0, requires_grad=True)], lr=0.0)
 
     def probabilities(self):
         return {d.name: torch.full((len(d.candidates),), 1 / len(d.candidates)) for d in self.space.decisions}
 
-    def _uniform(self, allow_none: bool) -> dict[str, int]:
-        choice = {}
-        for d in self.space.decisions:
-            ks = [i for i in range(len(d.candidates))
-                  if allow_none or d.kind == "input" or d.candidates[i] != "none"]
-            choice[d.name] = ks[int(torch.randint(len(ks), (), generator=self.generator))]
-        return choice
-
     def weight_sample(self):
-        return child_gates(self._uniform(allow_none=True))
+        return child_gates(uniform_choice(self.space, self.generator, allow_none=True))
 
     def arch_step(self, net, x, y, objective, train=None):
         with torch.no_grad():
             logits = net(x, self.weight_sample())
             return step_metrics(objective(logits, y), logits, y)
 
-    def on_epoch_end(self, net, train_loader, val_loader, device):
+    def on_epoch_end(self, net, train_loader, val_loader, device, world):
         ranked = []
         for _ in range(self.cfg.num_candidates):
-            choice = self._uniform(allow_none=False)
+            choice = uniform_choice(self.space, self.generator, allow_none=False)
             acc = recalibrated_accuracy(net, child_gates(choice), train_loader, val_loader, device,
-                                        self.cfg.bn_batches)
-            ranked.append((acc, choice))
-        acc, choice = max(ranked, key=lambda t: t[0])
+                                        self.cfg.bn_batches, world)
+            ranked.append((self.reward(acc, choice), choice))
+        reward, choice = max(ranked, key=lambda t: t[0])
         self.best.copy_(torch.tensor([choice[d.name] for d in self.space.decisions]))
-        self.best_acc.fill_(acc)
+        self.best_reward.fill_(reward)
 
     def derive_choice(self):
         if int(self.best[0]) < 0:

@@ -4,15 +4,24 @@ with a moving-average baseline.  No gradient flows through the network, so the r
 anything measured on the child (see policy.py: accuracy, or MnasNet's latency-aware reward)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from ..config import StrategyConfig
 from ..gates import child_gates
 from .base import AlphaStrategy, register_strategy, step_metrics
-from .policy import MovingAverageBaseline, accuracy_reward, reinforce_step
+from .policy import MovingAverageBaseline, accuracy, accuracy_reward, reinforce_step
 
 
-@register_strategy("reinforce")
+@dataclass
+class ReinforceConfig(StrategyConfig):
+    name: str = "reinforce"
+    baseline_decay: float = 0.9     # moving-average reward baseline
+
+
+@register_strategy("reinforce", ReinforceConfig)
 class Reinforce(AlphaStrategy):
     def __init__(self, space, cfg):
         super().__init__(space, cfg)
@@ -25,5 +34,5 @@ class Reinforce(AlphaStrategy):
             logits = net(x, child_gates(choice))
             loss = objective(logits, y)
         log_prob = sum(F.log_softmax(self.alphas[name], -1)[k] for name, k in choice.items())
-        reinforce_step(self.optimizer, log_prob, self.baseline.advantage(self.reward(logits, y, choice)))
+        reinforce_step(self.optimizer, log_prob, self.baseline.advantage(self.reward(accuracy(logits, y), choice)))
         return step_metrics(loss, logits, y)

@@ -1,0 +1,140 @@
+"""The chain's networks: the supernet (every layer holds every candidate block once, shared by
+all children, behind a binarized gate or a DARTS mixture) and the discrete network of a chain
+genotype, laid out as timm's EfficientNet so that its weights load there unchanged."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping, Optional
+
+import torch
+from timm.layers import drop_path
+from torch import Tensor, nn
+
+from ..gates import Gate, apply_gate
+from ..ops import build_op
+from .genotype import ChainGenotype
+
+if TYPE_CHECKING:
+    from .space import ChainSpace, LayerSpec
+
+FIRST_BLOCK_OP = "mbconv_3x3_e1"
+
+
+def bn(C: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(C, eps=1e-3)
+
+
+def conv_bn_act(C_in: int, C_out: int, kernel: int, stride: int) -> nn.Sequential:
+    """Conv, BN, ReLU6: ProxylessNAS's first conv (3x3, stride 2) and feature-mix conv (1x1)."""
+    return nn.Sequential(nn.Conv2d(C_in, C_out, kernel, stride, kernel // 2, bias=False), bn(C_out), nn.ReLU6())
+
+
+class Residual(nn.Module):
+    """A block plus its identity skip where the shape allows (what a table entry measures)."""
+
+    def __init__(self, block: nn.Module, skip: bool):
+        super().__init__()
+        self.block, self.skip = block, skip
+
+    def forward(self, x):
+        return x + self.block(x) if self.skip else self.block(x)
+
+
+class MixedLayer(nn.Module):
+    """One searchable layer: a module per candidate block (`zero` has none: it skips the layer).
+    On a layer with an identity skip every block starts as the identity (zero-initialized last
+    BN): otherwise each step's random child adds its own random features at every depth and the
+    shared weights of a deep chain barely train in the steps a small data set gives."""
+
+    def __init__(self, spec: "LayerSpec"):
+        super().__init__()
+        self.name, self.candidates, self.skip = spec.name, spec.candidates, spec.skip
+        self.ops = nn.ModuleDict({op: build_op(op, spec.C_in, spec.C_out, spec.stride, True)
+                                  for op in spec.candidates if op != "zero"})
+        if self.skip:
+            for op in self.ops.values():
+                op.zero_init_last()
+
+    def _run(self, x: Tensor, k: int) -> Optional[Tensor]:
+        name = self.candidates[k]
+        return None if name == "zero" else self.ops[name](x)
+
+    def forward(self, x: Tensor, gate: Gate) -> Tensor:
+        out = self._run(x, gate.active)
+        if gate.weights is not None:      # arch step: m = sum_j g_j o_j(x), the others re-run in the backward
+            out = torch.zeros_like(x) if out is None else out
+            detached = x.detach()
+            out = apply_gate(out, gate, lambda k: self._run(detached, k))
+        if not self.skip:
+            return out
+        return x if out is None else x + out
+
+    def mixture(self, x: Tensor, w: Tensor) -> Tensor:
+        """DARTS relaxation: sum_k w[k] o_k(x) (plus the skip)."""
+        out = sum(w[k] * o for k in range(len(self.candidates)) if (o := self._run(x, k)) is not None)
+        return x + out if self.skip else out
+
+
+class ChainSupernet(nn.Module):
+    """``forward(x, gates)`` runs the child the gates select; ``forward(x, mixture=w)`` the DARTS
+    relaxation with ``w[layer name]`` a 1 x candidates matrix."""
+
+    def __init__(self, space: "ChainSpace", in_channels: int, num_classes: int):
+        super().__init__()
+        self.stem = conv_bn_act(in_channels, space.first_conv, 3, 2)
+        self.first_block = build_op(FIRST_BLOCK_OP, space.first_conv, space.first_block, 1, True)
+        self.layers = nn.ModuleList(MixedLayer(spec) for spec in space.layers)
+        self.head = conv_bn_act(space.layers[-1].C_out, space.feature_mix, 1, 1)
+        self.classifier = nn.Linear(space.feature_mix, num_classes)
+
+    def forward(self, x: Tensor, gates: Optional[Mapping[str, Gate]] = None,
+                mixture: Optional[Mapping[str, Tensor]] = None) -> Tensor:
+        x = self.first_block(self.stem(x))
+        for layer in self.layers:
+            x = layer(x, gates[layer.name]) if mixture is None else layer.mixture(x, mixture[layer.name][0])
+        return self.classifier(self.head(x).mean((2, 3)))
+
+
+class ChainNetwork(nn.Module):
+    """The discrete network of a chain genotype, with timm EfficientNet's module names
+    (conv_stem, bn1, blocks.<stage>.<i>, conv_head, bn2, classifier).  Drop path (its
+    probability set per epoch by the retrain loop) drops the residual branches in training."""
+
+    def __init__(self, genotype: ChainGenotype, in_channels: int = 3, num_classes: int = 1000,
+                 drop_path_prob: float = 0.0):
+        super().__init__()
+        self.genotype = genotype
+        self.conv_stem = nn.Conv2d(in_channels, genotype.first_conv, 3, 2, 1, bias=False)
+        self.bn1, self.act1 = bn(genotype.first_conv), nn.ReLU6()
+        stages = genotype.stages()
+        self.blocks = nn.ModuleList(
+            nn.ModuleList(build_op(b.op, c_in, b.out, b.stride, True) for _, c_in, b in stage) for stage in stages)
+        self.skips = [[b.stride == 1 and c_in == b.out for _, c_in, b in stage] for stage in stages]
+        self.conv_head = nn.Conv2d(genotype.blocks[-1].out, genotype.feature_mix, 1, bias=False)
+        self.bn2, self.act2 = bn(genotype.feature_mix), nn.ReLU6()
+        self.classifier = nn.Linear(genotype.feature_mix, num_classes)
+        self.num_classes = num_classes
+        self.auxiliary_head = None
+        self.drop_path_prob = drop_path_prob
+
+    @property
+    def drop_path_prob(self) -> float:
+        return self._drop_path_prob
+
+    @drop_path_prob.setter
+    def drop_path_prob(self, p: float) -> None:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop path probability must be in [0, 1), got {p}")
+        self._drop_path_prob = p
+
+    def forward_with_aux(self, x: Tensor) -> tuple[Tensor, None]:
+        """The retrain loop's interface (a chain has no auxiliary head)."""
+        return self.forward(x), None
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.act1(self.bn1(self.conv_stem(x)))
+        drop = self.drop_path_prob if self.training else 0.0
+        for stage, skips in zip(self.blocks, self.skips):
+            for block, skip in zip(stage, skips):
+                x = x + drop_path(block(x), drop, True) if skip else block(x)
+        x = self.act2(self.bn2(self.conv_head(x)))
+        return self.classifier(x.mean((2, 3)))
