@@ -21,7 +21,7 @@ from torch.utils.data import TensorDataset
 
 
 def worker(a) -> None:
-    from supernet.config import DataConfig, SearchConfig, SpaceConfig, TrainerConfig
+    from supernet.config import CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
     from supernet.data import DataInfo
     from supernet.search import run_search
 
@@ -30,7 +30,7 @@ def worker(a) -> None:
     data = [TensorDataset(torch.randn(n, 3, a.size, a.size, generator=g), torch.randint(0, 10, (n,), generator=g))
             for _ in range(2)]
     cfg = SearchConfig(data=DataConfig(batch_size=a.batch),
-                       space=SpaceConfig(layers=a.layers, init_channels=a.channels),
+                       space=CellSpaceConfig(layers=a.layers, init_channels=a.channels),
                        trainer=TrainerConfig(epochs=2, warmup_epochs=0, progress=False, device=a.device))
     out = run_search(cfg, a.out, data=(*data, DataInfo(3, 10, a.size)))
     if out.files:

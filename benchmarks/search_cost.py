@@ -20,13 +20,13 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from supernet.config import DARTS_OPS, NASNET_OPS, StrategyConfig
+from supernet.config import DARTS_OPS, NASNET_OPS
 from supernet.gates import Gate
 from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes
 from supernet.network import DiscreteNetwork
 from supernet.search_network import SearchNetwork
 from supernet.space import CellSpace
-from supernet.strategies import build_strategy
+from supernet.strategies import build_strategy, strategy_config
 
 OP_SETS = {
     "darts8": DARTS_OPS,
@@ -41,7 +41,7 @@ def measure(case: str, ops_name: str, a) -> dict:
     x = torch.randn(a.batch, 3, a.size, a.size)
     y = torch.randint(0, 10, (a.batch,))
     mode = "full" if case == "full" else "two"
-    strategy = build_strategy(space, StrategyConfig(mode=mode, init_scale=1.0))
+    strategy = build_strategy(space, strategy_config("proxyless", mode=mode, init_scale=1.0))
     ce = F.cross_entropy
     genotype = strategy.derive()
     if case == "derived":
@@ -124,6 +124,10 @@ def main() -> None:
               f"(sampled children {r['sampled_act_MB'] / d['weight_act_MB']:.2f}x) / "
               f"arch step {r['arch_act_MB'] / d['weight_act_MB']:.2f}x, "
               f"peak RSS {r['peak_rss_delta_MB'] / d['peak_rss_delta_MB']:.2f}x")
+    every = 5
+    print(f"  proxyless  search step with an arch step every {every} weight steps (ProxylessNAS's "
+          f"grad_update_arch_param_every=5, trainer.arch_every={every}): "
+          f"{(px['weight_step_ms'] + px['arch_step_ms'] / every) / d['weight_step_ms']:.2f}x time")
     by_ops = {r["ops"]: r for r in rows if r["case"] == "proxyless"}
     print("proxyless activation memory vs op count: " + ", ".join(
         f"{r['n_ops']} ops {r['sampled_act_MB']:.1f}/{r['arch_act_MB']:.1f} MB (sampled weight/arch step), "

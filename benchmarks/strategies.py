@@ -20,33 +20,33 @@ import time
 import torch
 import torch.nn.functional as F
 
-from supernet.config import DARTS_OPS, DataConfig, SearchConfig, SpaceConfig, StrategyConfig, TrainerConfig
+from supernet.config import DARTS_OPS, CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
+from supernet.data import DataInfo
 from supernet.measure import median_time, saved_tensor_bytes
 from supernet.search import run_search
-from supernet.search_network import SearchNetwork
 from supernet.space import CellSpace
-from supernet.strategies import build_strategy
+from supernet.strategies import build_strategy, strategy_config
 from supernet.synthetic import planted_task, recovered_fraction
 
-CASES = {  # label -> strategy config overrides
-    "proxyless": {"name": "proxyless"},
-    "proxyless-full": {"name": "proxyless", "mode": "full"},
-    "reinforce": {"name": "reinforce"},
-    "darts": {"name": "darts"},
-    "darts-2nd": {"name": "darts", "unrolled": True},
-    "gdas": {"name": "gdas"},
-    "enas": {"name": "enas"},
-    "random": {"name": "random"},
+CASES = {  # label -> (strategy, its options)
+    "proxyless": ("proxyless", {}),
+    "proxyless-full": ("proxyless", {"mode": "full"}),
+    "reinforce": ("reinforce", {}),
+    "darts": ("darts", {}),
+    "darts-2nd": ("darts", {"unrolled": True}),
+    "gdas": ("gdas", {}),
+    "enas": ("enas", {}),
+    "random": ("random", {}),
 }
 OPS4 = ["max_pool_3x3", "skip_connect", "sep_conv_3x3", "dil_conv_3x3"]
 
 
-def step_cost(over: dict, ops: list[str], a) -> tuple[float, float, float]:
+def step_cost(name: str, over: dict, ops: list[str], a) -> tuple[float, float, float]:
     """(ms per search step, weight-step activation MB, arch-step activation MB)."""
     torch.manual_seed(0)
-    space = CellSpace(a.nodes, ops)
-    net = SearchNetwork(space, 3, 10, a.layers, a.channels)
-    strategy = build_strategy(space, StrategyConfig(**over))
+    space = CellSpace(a.nodes, ops, a.layers, a.channels)
+    net = space.supernet(DataInfo(3, 10, a.size))
+    strategy = build_strategy(space, strategy_config(name, **over))
     strategy.on_epoch_start(0, 1)
     x, y = torch.randn(a.batch, 3, a.size, a.size), torch.randint(0, 10, (a.batch,))
     opt = torch.optim.SGD(net.parameters(), 0.01, momentum=0.9)
@@ -66,12 +66,12 @@ def step_cost(over: dict, ops: list[str], a) -> tuple[float, float, float]:
             saved_tensor_bytes(arch_step) / mb)
 
 
-def planted_score(over: dict, a) -> tuple[float, float]:
+def planted_score(name: str, over: dict, a) -> tuple[float, float]:
     """(recovered fraction of the teacher's op decisions, seconds) of a short search."""
     ops, data, teacher = planted_task()
     cfg = SearchConfig(data=DataConfig(batch_size=16),
-                       space=SpaceConfig(nodes=2, ops=ops, layers=3, init_channels=4, stem_multiplier=1),
-                       strategy=StrategyConfig(**{"arch_lr": 0.1, **over}),
+                       space=CellSpaceConfig(nodes=2, ops=ops, layers=3, init_channels=4, stem_multiplier=1),
+                       strategy=strategy_config(name, **{"arch_lr": 0.1, **over}),
                        trainer=TrainerConfig(epochs=a.epochs, warmup_epochs=1, progress=False))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
@@ -94,10 +94,10 @@ def main() -> None:
           f"layers={a.layers} C={a.channels} nodes={a.nodes}; planted task: {a.epochs} epochs")
     print(f"{'strategy':15s} {'step ms':>8s} {'w-act MB 4/8 ops':>17s} {'a-act MB 4/8 ops':>17s} "
           f"{'recovered':>9s} {'search s':>8s}")
-    for label, over in CASES.items():
-        ms, w8, a8 = step_cost(over, DARTS_OPS, a)
-        _, w4, a4 = step_cost(over, OPS4, a)
-        frac, secs = planted_score(over, a)
+    for label, (name, over) in CASES.items():
+        ms, w8, a8 = step_cost(name, over, DARTS_OPS, a)
+        _, w4, a4 = step_cost(name, over, OPS4, a)
+        frac, secs = planted_score(name, over, a)
         print(f"{label:15s} {ms:8.1f} {w4:8.2f}/{w8:8.2f} {a4:8.2f}/{a8:8.2f} {frac:9.2f} {secs:8.1f}", flush=True)
 
 

@@ -92,6 +92,7 @@ class TrainerConfig:
     """The search loop: weight steps on train, arch steps on val."""
     epochs: int = 30
     warmup_epochs: int = 5          # weight steps only
+    arch_every: int = 1             # an arch step after every N-th weight step (ProxylessNAS: 5)
     lr: float = 0.05
     lr_min: float = 1e-3
     momentum: float = 0.9
@@ -221,11 +222,12 @@ class RetrainConfig:
     resume: bool = False
 
 
-GROUPS: dict[str, Any] = {
-    "data": DataConfig, "trainer": TrainerConfig, "hardware": HardwareConfig,
+SPACE_CONFIGS = {cls.name: cls for cls in (CellSpaceConfig, ChainSpaceConfig)}
+GROUPS: dict[str, dict[str, Any]] = {   # group -> schema name -> schema (the strategies add theirs)
+    "data": {"base_data": DataConfig}, "trainer": {"base_trainer": TrainerConfig},
+    "hardware": {"base_hardware": HardwareConfig},
     "space": {"base_cell_space": CellSpaceConfig, "base_chain_space": ChainSpaceConfig},
 }
-SPACE_CONFIGS = {"nasnet_cell": CellSpaceConfig, "proxyless_chain": ChainSpaceConfig}
 
 
 def space_config(d: dict[str, Any]) -> Any:
@@ -251,7 +253,7 @@ def register_configs() -> None:
 
     cs = ConfigStore.instance()
     for group, nodes in GROUPS.items():
-        for name, node in (nodes.items() if isinstance(nodes, dict) else [(f"base_{group}", nodes)]):
+        for name, node in nodes.items():
             cs.store(group=group, name=name, node=node)
     for name, cls in STRATEGIES.items():
         cs.store(group="strategy", name=f"base_{name}", node=cls.config)

@@ -70,8 +70,9 @@ def _check_same_search(saved: dict[str, Any], cfg: SearchConfig, ckpt: Path) -> 
     """A resumed search must be the search that was interrupted: the same data, space and
     strategy, or its weights and alphas do not fit (or, worse, silently mean something else)."""
     now = config_dict(cfg)
+    where = {"root", "download", "num_workers"}          # where and how the data is read may change
     diff = [f"{group}.{k}: {saved[group].get(k)!r} -> {v!r}" for group in ("data", "space", "strategy")
-            for k, v in now[group].items() if saved[group].get(k) != v]
+            for k, v in now[group].items() if saved[group].get(k) != v and not (group == "data" and k in where)]
     diff += [f"seed: {saved['seed']!r} -> {now['seed']!r}"] if saved["seed"] != now["seed"] else []
     if diff:
         raise CheckpointError(f"{ckpt} belongs to another search; resume=true needs the same data, space, "
@@ -121,6 +122,8 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
     tr = cfg.trainer
     if tr.threads:
         torch.set_num_threads(tr.threads)
+    if tr.arch_every < 1:
+        raise ValueError(f"trainer.arch_every must be >= 1 (an arch step every N weight steps), got {tr.arch_every}")
     if tr.warmup_epochs > tr.epochs:
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
     if ckpt_path.exists() and not cfg.resume:
@@ -174,7 +177,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         search_arch = epoch >= tr.warmup_epochs
         strategy.on_epoch_start(epoch, tr.epochs)
         sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
-        n = 0
+        n = n_arch = 0
         net.train()
         bar = tqdm(zip(train_loader, _endless(val_loader)), total=len(train_loader),
                    desc=f"epoch {epoch + 1}/{tr.epochs}" + ("" if search_arch else " (warm-up)"),
@@ -191,9 +194,10 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             n += 1
             sums["train_loss"] += loss.item()
             sums["train_acc"] += (logits.argmax(1) == y).float().mean().item()
-            if search_arch:
+            if search_arch and step % tr.arch_every == 0:
                 out = strategy.arch_step(net, xv.to(device), yv.to(device), objective, train=(x, y))
                 _check_finite(torch.tensor(out["arch_loss"]), "arch", epoch, step, ckpt_path)
+                n_arch += 1
                 for k, v in out.items():
                     sums[k] += v
             bar.set_postfix(loss=f"{sums['train_loss'] / n:.3f}", acc=f"{sums['train_acc'] / n:.3f}",
@@ -207,8 +211,8 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         derived_gates = child_gates(space.choice_of(derived))
         row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
                "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
-        if search_arch:
-            row.update(arch_loss=sums["arch_loss"] / n, arch_acc=sums["arch_acc"] / n)
+        if n_arch:
+            row.update(arch_loss=sums["arch_loss"] / n_arch, arch_acc=sums["arch_acc"] / n_arch)
         row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device, world),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
         if hw:

@@ -10,6 +10,7 @@ import timm
 import torch
 import torch.nn.functional as F
 import yaml
+from PIL import Image
 
 from conftest import blobs, tiny_config
 from supernet.chain.genotype import ChainGenotype, chain_genotype_from_dict
@@ -17,7 +18,7 @@ from supernet.chain.network import ChainNetwork
 from supernet.chain.proxyless_format import (export_table, genotype_from_net_config, import_table,
                                              key_from_signature, signature_from_key)
 from supernet.chain.timm_arch import arch_def
-from supernet.config import ChainSpaceConfig, HardwareConfig, LatencyConfig, RetrainConfig
+from supernet.config import ChainSpaceConfig, DataConfig, HardwareConfig, LatencyConfig, RetrainConfig
 from supernet.data import DataInfo
 from supernet.decisions import one_hot, path_weights
 from supernet.flops import genotype_cost
@@ -233,6 +234,19 @@ def test_every_strategy_searches_the_chain(tmp_path, name):
     assert saved["meta"]["cost"]["setting"].startswith("imagenet")
     assert result.files["cells"].exists() and result.files["alphas"].exists()
     assert result.metrics[-1]["chain/" + genotype.blocks[1].op] >= 1
+
+
+def test_chain_search_on_an_image_folder(tmp_path):
+    """ImageNet-style folders (RGB, any size, resized): the chain searches them as it does digits."""
+    for cls in range(2):
+        (tmp_path / "data" / "train" / f"c{cls}").mkdir(parents=True)
+        for i in range(12):
+            Image.new("RGB", (20, 18), (120 * cls, 10 * i, 60)).save(tmp_path / "data" / "train" / f"c{cls}" / f"{i}.png")
+    cfg = tiny_config(space=TINY, **{"trainer.epochs": 1, "trainer.warmup_epochs": 0})
+    cfg.data = DataConfig(name="imagefolder", root=str(tmp_path / "data"), image_size=16, batch_size=4)
+    result = run_search(cfg, tmp_path / "run")
+    assert isinstance(result.genotype, ChainGenotype) and result.net.stem[0].in_channels == 3
+    assert result.net.classifier.out_features == 2
 
 
 def test_latency_aware_chain_search_meets_a_tight_target(tmp_path):

@@ -1,6 +1,7 @@
 """Latency tables: format and errors, expected latency against the table latency of a child,
 gradients against finite differences, the loss forms, the hard constraints, and a latency-aware
 search that meets its target."""
+import json
 import os
 import subprocess
 import sys
@@ -14,12 +15,15 @@ from supernet.config import HardwareConfig, LatencyConfig
 from supernet.data import DataInfo
 from supernet.latency import (LOSS_FORMS, LatencyPredictor, LatencyTable, MissingEntryError, TableError,
                               latency_loss, load_table)
+from supernet.decisions import uniform_choice
 from supernet.latency.constraint import constrained_choice, install_rejection
 from supernet.latency.predict import fit_calibration
 from supernet.latency.table import measurement_meta
+from supernet.latency.profile import Bench
+from supernet.latency.target import MeasuredLatency, hardware_target
 from supernet.search import run_search
 from supernet.spaces import build_space
-from supernet.strategies import build_strategy
+from supernet.strategies import build_strategy, strategy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 INFO = DataInfo(1, 3, 8)
@@ -167,6 +171,33 @@ def test_hard_constraints_respect_the_target(tmp_path):
     assert all(lat(strategy.weight_sample()) <= target for _ in range(40))
 
 
+def test_reward_strategies_take_the_latency_in_their_reward(tmp_path):
+    cfg = tiny_config(**{"strategy.name": "reinforce"})
+    cfg.hardware = HardwareConfig(name="syn", table=str(synthetic_table(tmp_path, cfg)), target_ms=9.0)
+    cfg.latency = LatencyConfig(loss="additive", reward_exponent=-0.5)
+    space = build_space(cfg.space)
+    strategy = build_strategy(space, cfg.strategy)
+    hw = hardware_target(cfg, space, INFO, strategy)
+    choice = uniform_choice(space, torch.Generator().manual_seed(0), allow_none=False)
+    assert strategy.reward(0.8, choice) == pytest.approx(0.8 * (hw.of_choice(choice) / 9.0) ** -0.5)
+    assert float(hw.arch_loss(torch.tensor(1.0), strategy)) == 1.0       # no gradient term for it
+    cfg.latency = LatencyConfig(loss="additive", reward="measured")
+    strategy = build_strategy(space, cfg.strategy)
+    hardware_target(cfg, space, INFO, strategy)
+    measured = strategy.reward(1.0, choice)                                # the child timed end to end here
+    assert measured > 0 and strategy.reward(1.0, choice) == measured       # once per child
+    timer = MeasuredLatency(space, INFO, Bench(warmup=1, repeat=3))
+    ms = timer(choice)
+    assert ms > 0 and timer(choice) == ms and len(timer.cache) == 1
+    gradient = build_strategy(space, strategy_config("proxyless"))
+    hw = hardware_target(cfg, space, INFO, gradient)
+    assert gradient.reward is None and hw.arch_loss(torch.tensor(1.0), gradient).item() > 1.0
+    cfg.latency = LatencyConfig(reward="guessed")
+    cfg.hardware = HardwareConfig()
+    with pytest.raises(ValueError, match="latency.reward 'guessed'"):
+        hardware_target(cfg, space, INFO, gradient)
+
+
 def _search(tmp_path, table, loss):
     cfg = tiny_config(**{"trainer.epochs": 5, "strategy.arch_lr": 0.1})
     cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=9.0)
@@ -214,4 +245,13 @@ def test_profile_validate_and_search_apps(tmp_path):
     assert "Kendall tau" in out and (tmp_path / "val" / "latency_validation.png").exists()
     out = run("search.py", *common, "hardware=cpu_2core", "trainer.epochs=1", "trainer.warmup_epochs=0",
               "data.limit=96", "trainer.progress=false", f"hydra.run.dir={tmp_path / 'search'}")
-    assert "ms on cpu_2core" in out
+    assert "ms on cpu_2core" in out and "ms measured here" in out   # this machine measured the table
+    genotype = tmp_path / "search" / "genotype.json"
+    meta = json.loads(genotype.read_text())["meta"]
+    assert meta["table_latency_ms"] > 0 and meta["measured_latency_ms"] > 0 and meta["hardware"] == "cpu_2core"
+    genotype.unlink()
+    res = subprocess.run([sys.executable, str(ROOT / "experiments" / "derive.py"), f"run={tmp_path / 'search'}"],
+                         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    again = json.loads(genotype.read_text())["meta"]   # derive applies the run's hardware target too
+    assert again["table_latency_ms"] == meta["table_latency_ms"] and again["target_ms"] == meta["target_ms"]

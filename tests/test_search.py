@@ -42,7 +42,7 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(tmp_path
 
     def dying(self, *args, **kwargs):  # killed mid-way through epoch 3
         calls["n"] += 1
-        if calls["n"] == 5 + 3:  # epoch 2 has 3 arch steps (48 val / 16); die in epoch 3
+        if calls["n"] == 6 + 2:  # epoch 1 is warm-up, epoch 2 has 6 arch steps (96 / 16); die in epoch 3
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
@@ -62,6 +62,27 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(tmp_path
             assert torch.equal(a_strategy[k], b_strategy[k]), k
     for k in a_net:
         assert torch.allclose(a_net[k].float(), b_net[k].float(), atol=1e-6), k
+
+
+def test_arch_step_after_every_nth_weight_step(tmp_path, tiny_data, monkeypatch):
+    calls = []
+    original = Proxyless.arch_step
+    monkeypatch.setattr(Proxyless, "arch_step", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    result = run_search(tiny_config(**{"trainer.epochs": 2, "trainer.warmup_epochs": 0, "trainer.arch_every": 4}),
+                        tmp_path, data=tiny_data)
+    assert len(calls) == 2 * 2          # 6 weight steps an epoch: arch steps after the 1st and the 5th
+    assert "arch_loss" in result.metrics[-1]
+
+
+def test_resume_refuses_the_checkpoint_of_another_search(tmp_path, tiny_data):
+    run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0}), tmp_path, data=tiny_data)
+    other = tiny_config(**{"trainer.epochs": 2, "trainer.warmup_epochs": 0, "space.nodes": 3})
+    other.resume = True
+    with pytest.raises(CheckpointError, match="belongs to another search.*space.nodes: 2 -> 3"):
+        run_search(other, tmp_path, data=tiny_data)
+    longer = tiny_config(**{"trainer.epochs": 2, "trainer.warmup_epochs": 0})   # the same search, more epochs
+    longer.resume = True
+    assert len(run_search(longer, tmp_path, data=tiny_data).metrics) == 2
 
 
 def test_derive_from_checkpoint_writes_a_valid_genotype(tmp_path, tiny_data):
