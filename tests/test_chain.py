@@ -178,8 +178,10 @@ def test_pixel1_table_predicts_proxylessnas_mobile():
     stage 1 from 24 to 32 channels after the search, so the network itself has no table
     entries) predicted from the Pixel 1 table: within 10% of the 78 ms its paper measured."""
     space = build_space(ChainSpaceConfig())
-    predictor = LatencyPredictor(space, space.latency_model(DataInfo(3, 1000, 224)),
-                                 load_table(ROOT / "latency_tables" / "pixel1.yaml", "pixel1", 1, "float32"))
+    table = load_table(ROOT / "latency_tables" / "pixel1.yaml", "pixel1", 1, "float32")
+    predictor = LatencyPredictor(space, space.latency_model(DataInfo(3, 1000, 224)), table)
+    with pytest.raises(MissingEntryError, match="first_conv.cin1.cout32.16x16.s2.*imported.*holds only the shapes"):
+        LatencyPredictor(space, space.latency_model(DataInfo(1, 10, 16)), table)    # digits: not a phone's input
     mobile = published_genotype("proxyless_mobile")
     with pytest.raises(ValueError, match="block 1 .*width 32"):
         predictor.of_genotype(mobile)

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from ..genotype import GenotypeError
-from ..latency.table import LatencyTable, TableError
 from ..latency.model import down
+from ..latency.table import LatencyTable, TableError
 from .genotype import SCHEMA, ChainGenotype, chain_genotype_from_dict
 from .latency import block_signature
 
@@ -77,16 +77,17 @@ def import_table(data: Any, hardware: str, path: str, source: str, device: str) 
     """Our table from a ProxylessNAS lookup table (mapping key -> {count, mean, var}, ms)."""
     if not isinstance(data, dict) or not data:
         raise TableError(f"{source}: expected a mapping of ProxylessNAS keys to {{count, mean, var}}")
-    entries, counts = {}, set()
+    entries, counts = {}, []
     for key, value in data.items():
         if not isinstance(value, dict) or not isinstance(value.get("mean"), (int, float)) or value["mean"] < 0:
             raise TableError(f"{source}: {key}: expected {{count, mean, var}} with a mean in ms >= 0, got {value!r}")
         entries[signature_from_key(key)] = float(value["mean"])
-        counts.add(value.get("count"))
+        counts += [value["count"]] if isinstance(value.get("count"), int) else []
+    runs = f"the mean of {min(counts)}..{max(counts)} timed runs per entry" if counts else "the published mean"
     meta = {"device": device, "torch": None, "processor": None, "threads": None, "batch_size": 1,
             "dtype": "float32", "date": None,
-            "method": f"imported from {source}: the mean of {min(counts)}..{max(counts)} timed runs per entry "
-                      "on the device, as published (not measured by this framework; no calibration)",
+            "method": f"imported from {source}: {runs} on the device (not measured by this framework; "
+                      "no calibration)",
             "imported": datetime.date.today().isoformat()}
     return LatencyTable(meta, entries, {}, path, hardware)
 

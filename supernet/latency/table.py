@@ -25,13 +25,12 @@ class TableError(ValueError):
 class MissingEntryError(KeyError):
     """A lookup of an op signature the table does not hold (never a silent default)."""
 
-    def __init__(self, signature: str, table: str, command: str):
+    def __init__(self, signature: str, table: str, remedy: str):
         super().__init__(signature)
-        self.signature, self.table, self.command = signature, table, command
+        self.signature, self.table, self.remedy = signature, table, remedy
 
     def __str__(self) -> str:
-        return (f"latency table {self.table} has no entry for {self.signature!r}; measure the "
-                f"missing entries with: {self.command}")
+        return f"latency table {self.table} has no entry for {self.signature!r}; {self.remedy}"
 
 
 @dataclass
@@ -42,14 +41,19 @@ class LatencyTable:
     path: str = "<memory>"
     hardware: str = "<name>"
 
-    def command(self) -> str:
-        return f"python experiments/profile_latency.py hardware={self.hardware}"
+    def remedy(self) -> str:
+        """What to do about a missing entry: measure it, or (an imported table cannot be
+        extended from here) search a space and input size the table covers."""
+        if "imported" in self.meta:
+            return (f"the table is imported ({self.meta['method']}) and holds only the shapes it was published "
+                    "for: search a space and an input size it covers")
+        return f"measure the missing entries with: python experiments/profile_latency.py hardware={self.hardware}"
 
     def __getitem__(self, signature: str) -> float:
         try:
             return self.entries[signature]
         except KeyError:
-            raise MissingEntryError(signature, self.path, self.command()) from None
+            raise MissingEntryError(signature, self.path, self.remedy()) from None
 
     def missing(self, signatures) -> list[str]:
         return [s for s in dict.fromkeys(signatures) if s not in self.entries]
