@@ -57,7 +57,8 @@ def config_from_dict(d: dict[str, Any]) -> SearchConfig:
     d = dict(d)
     space, strategy = space_config(d.pop("space")), d.pop("strategy")
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SearchConfig), d))
-    cfg.space, cfg.strategy = space, strategy_config(strategy.pop("name"), **strategy)
+    cfg.space = space
+    cfg.strategy = strategy_config(strategy["name"], **{k: v for k, v in strategy.items() if k != "name"})
     return cfg
 
 

@@ -19,6 +19,12 @@ from ..ops import mbconv_params
 SCHEMA = "supernet.chain_genotype/v1"
 
 
+def keeps_shape(C_in: int, C_out: int, stride: int) -> bool:
+    """Whether a block keeps its input's shape: then it has an identity skip, and `zero` may
+    replace it (ProxylessNAS's ``idskip``)."""
+    return stride == 1 and C_in == C_out
+
+
 @dataclass(frozen=True)
 class Block:
     op: str                 # mbconv_KxK_eE | zero
@@ -36,16 +42,16 @@ class ChainGenotype:
         """Input width of every block."""
         return [self.first_conv] + [b.out for b in self.blocks[:-1]]
 
-    def stages(self) -> list[list[tuple[int, int, Block]]]:
-        """The blocks that run (no `zero`) as ``(index, C_in, block)``, grouped into stages: a
-        new stage starts where the width or the resolution changes (timm's stage layout)."""
-        stages: list[list[tuple[int, int, Block]]] = []
-        for i, (c_in, b) in enumerate(zip(self.inputs(), self.blocks)):
+    def stages(self) -> list[list[tuple[int, Block]]]:
+        """The blocks that run (no `zero`) as ``(C_in, block)``, grouped into stages: a new
+        stage starts where the width or the resolution changes (timm's stage layout)."""
+        stages: list[list[tuple[int, Block]]] = []
+        for c_in, b in zip(self.inputs(), self.blocks):
             if b.op == "zero":
                 continue
-            if not stages or b.stride != 1 or b.out != c_in:
+            if not stages or not keeps_shape(c_in, b.out, b.stride):
                 stages.append([])
-            stages[-1].append((i, c_in, b))
+            stages[-1].append((c_in, b))
         return stages
 
     def to_dict(self, **meta: Any) -> dict[str, Any]:
@@ -93,7 +99,7 @@ def chain_genotype_from_dict(d: Any) -> ChainGenotype:
             raise GenotypeError(f"{at}.stride: expected 1 or 2, got {b['stride']!r}")
         if not isinstance(op, str) or (op != "zero" and mbconv_params(op) is None):
             raise GenotypeError(f"{at}.op: expected 'zero' or 'mbconv_KxK_eE' (e.g. mbconv_5x5_e3), got {op!r}")
-        if op == "zero" and (b["stride"] != 1 or out != c_in):
+        if op == "zero" and not keeps_shape(c_in, out, b["stride"]):
             raise GenotypeError(f"{at}.op: 'zero' skips the layer, so it needs stride 1 and the input width "
                                 f"{c_in}; got stride {b['stride']}, width {out}")
         blocks.append(Block(op, out, b["stride"]))

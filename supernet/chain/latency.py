@@ -30,7 +30,7 @@ def chain_latency_model(space: "ChainSpace", info) -> LatencyModel:
             block_signature(op, sp.C_in, sp.C_out, h, sp.stride),
             lambda op=op, sp=sp: Residual(build_op(op, sp.C_in, sp.C_out, sp.stride, True), sp.skip),
             (sp.C_in, h, h)) for op in sp.candidates]]))
-        h = down(h) if sp.stride == 2 else h
+        h = down(h, sp.stride)
     C, F = space.layers[-1].C_out, space.feature_mix
     model.fixed.append(model.add(f"feature_mix|cin{C}|cout{F}|{h}x{h}", lambda: conv_bn_act(C, F, 1, 1), (C, h, h)))
     model.fixed.append(model.add(f"head|cin{F}|cls{info.num_classes}|{h}x{h}",

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ..gates import Gate, apply_gate
 from ..ops import build_op
-from .genotype import ChainGenotype
+from .genotype import ChainGenotype, keeps_shape
 
 if TYPE_CHECKING:
     from .space import ChainSpace, LayerSpec
@@ -107,8 +107,8 @@ class ChainNetwork(nn.Module):
         self.bn1, self.act1 = bn(genotype.first_conv), nn.ReLU6()
         stages = genotype.stages()
         self.blocks = nn.ModuleList(
-            nn.ModuleList(build_op(b.op, c_in, b.out, b.stride, True) for _, c_in, b in stage) for stage in stages)
-        self.skips = [[b.stride == 1 and c_in == b.out for _, c_in, b in stage] for stage in stages]
+            nn.ModuleList(build_op(b.op, c_in, b.out, b.stride, True) for c_in, b in stage) for stage in stages)
+        self.skips = [[keeps_shape(c_in, b.out, b.stride) for c_in, b in stage] for stage in stages]
         self.conv_head = nn.Conv2d(genotype.blocks[-1].out, genotype.feature_mix, 1, bias=False)
         self.bn2, self.act2 = bn(genotype.feature_mix), nn.ReLU6()
         self.classifier = nn.Linear(genotype.feature_mix, num_classes)

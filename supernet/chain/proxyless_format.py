@@ -15,7 +15,7 @@ import yaml
 from ..genotype import GenotypeError
 from ..latency.model import down
 from ..latency.table import LatencyTable, TableError
-from .genotype import SCHEMA, ChainGenotype, chain_genotype_from_dict
+from .genotype import SCHEMA, ChainGenotype, chain_genotype_from_dict, keeps_shape
 from .latency import block_signature
 
 _SHAPE = r"(\d+)x(\d+)x(\d+)"
@@ -41,7 +41,7 @@ def signature_from_key(key: str) -> str:
         return f"first_conv|cin{c}|cout{c2}|{h}x{h}|s{h // h2}"
     if m := _THEIRS["block"].match(key):
         h, _, c, h2, _, c2, e, k, s, idskip = map(int, m.groups())
-        if (down(h) if s == 2 else h) != h2 or idskip != int(s == 1 and c == c2):
+        if down(h, s) != h2 or bool(idskip) != keeps_shape(c, c2, s):
             raise TableError(f"{key}: inconsistent block (stride {s} from {h} to {h2}, identity skip {idskip})")
         return block_signature(f"mbconv_{k}x{k}_e{e}", c, c2, h, s)
     if m := _THEIRS["feature_mix"].match(key):
@@ -61,9 +61,9 @@ def key_from_signature(sig: str) -> str | None:
         return f"Conv-input:{h}x{h}x{c}-output:{h // s}x{h // s}x{c2}"
     if m := _OURS["block"].match(sig):
         k, e, c, c2, h, s = map(int, m.groups())
-        h2 = down(h) if s == 2 else h
+        h2 = down(h, s)
         return (f"expanded_conv-input:{h}x{h}x{c}-output:{h2}x{h2}x{c2}-expand:{e}-kernel:{k}-stride:{s}"
-                f"-idskip:{int(s == 1 and c == c2)}")
+                f"-idskip:{int(keeps_shape(c, c2, s))}")
     if m := _OURS["feature_mix"].match(sig):
         c, c2, h = map(int, m.groups())
         return f"Conv_1-input:{h}x{h}x{c}-output:{h}x{h}x{c2}"
@@ -126,8 +126,7 @@ def genotype_from_net_config(d: Any) -> ChainGenotype:
             else:
                 k, e = conv["kernel_size"], conv["expand_ratio"]
                 blocks.append({"op": f"mbconv_{k}x{k}_e{e}", "out": conv["out_channels"], "stride": conv["stride"]})
-                has_skip = b["shortcut"] is not None
-                if has_skip != (conv["stride"] == 1 and c_in == conv["out_channels"]):
+                if (b["shortcut"] is not None) != keeps_shape(c_in, conv["out_channels"], conv["stride"]):
                     raise GenotypeError(f"blocks[{i}]: a shortcut where the shape changes, or none where it does not")
                 c_in = conv["out_channels"]
         feature_mix = d["feature_mix_layer"]["out_channels"]

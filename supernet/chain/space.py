@@ -12,7 +12,7 @@ from torch import nn
 from ..decisions import Decision, Edge
 from ..latency.model import LatencyModel
 from ..ops import OPS, mbconv_params
-from .genotype import Block, ChainGenotype
+from .genotype import Block, ChainGenotype, keeps_shape
 from .latency import chain_latency_model
 from .network import FIRST_BLOCK_OP, ChainNetwork, ChainSupernet
 
@@ -29,7 +29,7 @@ class LayerSpec:
     @property
     def skip(self) -> bool:
         """Whether the layer keeps its shape: it has an identity skip, and `zero` is allowed."""
-        return self.stride == 1 and self.C_in == self.C_out
+        return keeps_shape(self.C_in, self.C_out, self.stride)
 
 
 class ChainSpace:
@@ -56,8 +56,7 @@ class ChainSpace:
             for j in range(depth):
                 index = len(self.layers) + 1
                 s = stride if j == 0 else 1
-                keeps_shape = s == 1 and c_in == width
-                candidates = tuple(op for op in self.ops if keeps_shape or op != "zero")
+                candidates = tuple(op for op in self.ops if op != "zero" or keeps_shape(c_in, width, s))
                 self.layers.append(LayerSpec(f"layer{index:02d}", index, c_in, width, s, candidates))
                 c_in = width
         self.decisions = [Decision(sp.name, "op", sp.candidates, "chain", sp.index, 0, sp.name) for sp in self.layers]

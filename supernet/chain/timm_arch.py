@@ -26,7 +26,7 @@ def arch_def(genotype: ChainGenotype) -> list[list[str]]:
     stages = []
     for stage in genotype.stages():
         runs: list[list[Any]] = []      # [head, tail, stride, repeats]
-        for _, _, b in stage:
+        for _, b in stage:
             head, tail = _block_string(b.op, b.out)
             if runs and runs[-1][:2] == [head, tail] and b.stride == 1:
                 runs[-1][3] += 1

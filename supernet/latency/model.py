@@ -56,9 +56,9 @@ class LatencyModel:
         return f"{self.space}/{hashlib.sha1(chr(10).join(map(str, parts)).encode()).hexdigest()[:10]}"
 
 
-def down(h: int) -> int:
-    """Spatial size after a stride-2 op with 'same' padding."""
-    return -(-h // 2)
+def down(h: int, stride: int = 2) -> int:
+    """Spatial size after an op of ``stride`` with 'same' padding."""
+    return -(-h // stride)
 
 
 def cell_latency_model(space, info) -> LatencyModel:
