@@ -58,7 +58,7 @@ def step_cost(name: str, over: dict, ops: list[str], a) -> tuple[float, float, f
         opt.step()
 
     def arch_step():
-        strategy.arch_step(net, x, y, F.cross_entropy, train=(x, y))
+        strategy.arch_step(net, x, y, F.cross_entropy, train=(x, y), w_opt=opt)
 
     ms = 1e3 * median_time(lambda: (weight_step(), arch_step()), a.warmup, a.repeat)
     mb = 2 ** 20
@@ -72,7 +72,8 @@ def planted_score(name: str, over: dict, a) -> tuple[float, float]:
     cfg = SearchConfig(data=DataConfig(batch_size=16),
                        space=CellSpaceConfig(nodes=2, ops=ops, layers=3, init_channels=4, stem_multiplier=1),
                        strategy=strategy_config(name, **{"arch_lr": 0.1, **over}),
-                       trainer=TrainerConfig(epochs=a.epochs, warmup_epochs=1, progress=False))
+                       trainer=TrainerConfig(epochs=a.epochs, warmup_epochs=1, topology_warmup_epochs=0, arch_every=1,
+                                             progress=False))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
         genotype = run_search(cfg, out, data=data).genotype

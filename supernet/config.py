@@ -32,7 +32,7 @@ class DataConfig:
     download: bool = False          # torchvision download when the files are missing
     image_size: int = 16            # digits are upsampled to this; imagefolder resizes to it
     train_portion: float = 0.5      # search: fraction of the training set used for weights
-    batch_size: int = 32
+    batch_size: int = 16            # small batches: more weight steps, which shared weights need most
     num_workers: int = 0
     cutout: int = 0                 # cutout length in pixels (0: off)
     limit: int = 0                  # use only the first N training images (0: all)
@@ -48,10 +48,13 @@ class CellSpaceConfig:
     """The NASNet/DARTS cell space and the macro network that stacks its cells."""
     name: str = "nasnet_cell"
     nodes: int = 4                  # B: intermediate nodes per cell
-    ops: List[str] = field(default_factory=lambda: list(DARTS_OPS))
+    # DARTS's ops without `none` (as NNI's DARTS space): derive never picks it, and a sampled
+    # `none` only takes steps from the paths the shared weights must learn.
+    ops: List[str] = field(default_factory=lambda: [op for op in DARTS_OPS if op != "none"])
     layers: int = 5                 # cells; reductions at 1/3 and 2/3 of the depth
     init_channels: int = 8
     stem_multiplier: int = 3
+    share_inputs: bool = True       # supernet: one op module per node for every input it reads (false: per input)
 
 
 @dataclass
@@ -75,8 +78,8 @@ class StrategyConfig:
     """What every strategy's config has; each strategy module extends it with its own options
     (strategies/<name>.py) and ``conf/strategy/<name>.yaml`` picks it by ``base_<name>``."""
     name: str = "proxyless"
-    arch_lr: float = 1e-2
-    arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])
+    arch_lr: float = 1e-2           # Adam on alpha (or the controller)
+    arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])   # ProxylessNAS: no first moment
     arch_weight_decay: float = 1e-3
     init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
     max_skip: int = -1              # derive: at most this many skip_connect per cell (P-DARTS; -1: no cap)
@@ -89,10 +92,14 @@ def _default_strategy() -> StrategyConfig:
 
 @dataclass
 class TrainerConfig:
-    """The search loop: weight steps on train, arch steps on val."""
-    epochs: int = 30
-    warmup_epochs: int = 5          # weight steps only
-    arch_every: int = 1             # an arch step after every N-th weight step (ProxylessNAS: 5)
+    """The search loop: weight steps on train, arch steps on val.  The defaults are the offline
+    default's (benchmarks/supernet_quality.py and search_vs_random.py measured them): a long
+    warm-up whose first epochs hold one topology, and arch steps every other weight step."""
+    epochs: int = 50
+    warmup_epochs: int = 20         # weight steps only (ProxylessNAS: 40 of 160 epochs)
+    topology_warmup_epochs: int = 9 # the first N warm-up epochs hold the input decisions at one seeded topology
+    arch_every: int = 2             # an arch step after every N-th weight step (ProxylessNAS: 5)
+    strict_fairness: bool = False   # FairNAS: each weight step trains every candidate once (m children, one update)
     lr: float = 0.05
     lr_min: float = 1e-3
     momentum: float = 0.9
@@ -102,6 +109,9 @@ class TrainerConfig:
     threads: int = 0                # torch.set_num_threads (0: leave as is)
     progress: bool = True
     stop_at_skips: int = 0          # stop when a derived cell has this many skip_connect (0: never)
+    bn_images: int = 256            # train images that re-estimate BN for every child measured on shared weights
+    quality_children: int = 2       # uniformly sampled children measured after every epoch (val_acc_sampled)
+    final_quality_children: int = 10   # ... and at the end (genotype.json meta.shared_weights)
 
 
 @dataclass

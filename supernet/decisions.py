@@ -77,6 +77,23 @@ def path_weights(space: SearchSpace, probs: Mapping[str, Tensor]) -> dict[str, T
     return out
 
 
+def derivable(space: SearchSpace, probs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``probs`` conditioned on what derive can return: `none` removed, the rest renormalised.
+    The latency term reads these, so that it describes the network derive will produce (a
+    `none` counted as a free path would pull probability onto an op that is never derived, and
+    meet the target on paper only)."""
+    out = {}
+    for name, p in probs.items():
+        none = space.by_name[name].none
+        if none:
+            keep = torch.ones_like(p, dtype=torch.bool)
+            keep[none] = False
+            p = torch.where(keep, p, torch.zeros_like(p))
+            p = p / p.sum()
+        out[name] = p
+    return out
+
+
 def one_hot(space: SearchSpace, choice: Mapping[str, int]) -> dict[str, Tensor]:
     """The probabilities of a discrete child: one-hot per decision."""
     return {d.name: torch.nn.functional.one_hot(torch.tensor(choice[d.name]), len(d.candidates)).float()
@@ -90,3 +107,18 @@ def uniform_choice(space: SearchSpace, generator: torch.Generator, allow_none: b
         ks = [i for i in range(len(d.candidates)) if allow_none or i not in d.none]
         choice[d.name] = ks[int(torch.randint(len(ks), (), generator=generator))]
     return choice
+
+
+def fair_children(space: SearchSpace, generator: torch.Generator) -> list[dict[str, int]]:
+    """FairNAS's strict fairness: as many children as the largest decision has candidates, each
+    decision's column a random permutation of its candidates, so every candidate of every
+    decision of that size runs exactly once.  A decision with fewer candidates (a cell's early
+    inputs) repeats a fresh permutation, so its candidates run equally often, within one."""
+    m = max(len(d.candidates) for d in space.decisions)
+    columns = {}
+    for d in space.decisions:
+        column: list[int] = []
+        while len(column) < m:
+            column += torch.randperm(len(d.candidates), generator=generator).tolist()
+        columns[d.name] = column[:m]
+    return [{name: column[i] for name, column in columns.items()} for i in range(m)]

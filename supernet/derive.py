@@ -38,7 +38,7 @@ def write_outputs(genotype, space: SearchSpace, history, metrics, out_dir: Path,
         candidates = {d.name: list(d.candidates) for d in space.decisions}
         files["alphas"] = plot_alpha_history(history, candidates, out_dir / "alphas.png")
     if metrics:
-        keys = [k for k in ("train_loss", "arch_loss", "train_acc", "val_acc_derived", "alpha_entropy",
+        keys = [k for k in ("train_loss", "arch_loss", "train_acc", "val_acc_derived", "val_acc_sampled", "alpha_entropy",
                             "expected_latency_ms") if any(k in row for row in metrics)]
         files["curves"] = plot_metrics(metrics, out_dir / "curves.png", keys)
     return files

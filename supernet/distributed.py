@@ -46,6 +46,11 @@ def init_world(device: torch.device) -> tuple[World, torch.device]:
     return World(dist.get_rank(), dist.get_world_size()), device
 
 
+def current_world() -> World:
+    """The process group this process is in (a single process: the trivial world)."""
+    return World(dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else World()
+
+
 class _AllReduceSum(torch.autograd.Function):
     """Sum over ranks; its gradient is again the sum of the ranks' gradients."""
 

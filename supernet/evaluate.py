@@ -1,34 +1,33 @@
-"""Accuracy of one child of the supernet, as the search loop and random search measure it."""
+"""Accuracy of one child of the supernet: the one way every figure taken from shared weights is
+measured (the loop's derived child and supernet quality, random search's ranking, the rewards
+of reinforce and enas).
+
+Running BN statistics accumulated while many children trained describe none of them, so a
+child is always measured with statistics of its own (SPOS, Once-for-All): the BN buffers are
+reset, re-estimated on a few calibration batches with this child in training mode, the child
+is evaluated in eval mode, and the supernet's own buffers and mode are put back afterwards.
+"""
 from __future__ import annotations
 
-from typing import Mapping
+import contextlib
+from itertools import islice
+from typing import Iterable, Iterator, Mapping
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
+from .decisions import SearchSpace, uniform_choice
 from .distributed import World, all_reduce_sum
-from .gates import Gate
+from .gates import Gate, child_gates
+
+Batches = Iterable[tuple[Tensor, Tensor]]
 
 
-@torch.no_grad()
-def evaluate(net: nn.Module, loader, gates: Mapping[str, Gate], device, world: World = World()) -> float:
-    """Accuracy of one child (``gates``) in the net's current mode (train: batch statistics),
-    over the shards of every rank."""
-    correct = total = 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        correct += (net(x, gates).argmax(1) == y).sum().item()
-        total += len(y)
-    counts = all_reduce_sum({"correct": correct, "total": total}, world)
-    return counts["correct"] / max(counts["total"], 1)
-
-
-@torch.no_grad()
-def recalibrated_accuracy(net: nn.Module, gates: Mapping[str, Gate], calib_loader, val_loader,
-                          device, calib_batches: int, world: World = World()) -> float:
-    """SPOS's fair comparison of children with shared weights: BN running statistics are
-    re-estimated for this child alone on ``calib_batches`` batches (of every rank: the
-    recalibration runs the net in training mode), then it is evaluated in eval mode.  The net's BN buffers and mode are restored afterwards."""
+@contextlib.contextmanager
+def own_bn_statistics(net: nn.Module, gates: Mapping[str, Gate], calibration: Batches, device) -> Iterator[None]:
+    """Inside the block the net is in eval mode with BN statistics of the child ``gates`` alone,
+    estimated on ``calibration`` (exact averages over its batches; under torchrun the global
+    batch's, as training computes them).  Buffers and mode are restored on exit."""
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, {k: b.clone() for k, b in m.named_buffers()}) for m in bns]
     was_training = net.training
@@ -37,15 +36,45 @@ def recalibrated_accuracy(net: nn.Module, gates: Mapping[str, Gate], calib_loade
             m.reset_running_stats()
             m.momentum = None           # cumulative average over the calibration batches
         net.train()
-        for i, (x, _) in enumerate(calib_loader):
-            if i == calib_batches:
-                break
-            net(x.to(device), gates)
+        with torch.no_grad():
+            for x, _ in calibration:
+                net(x.to(device), gates)
         net.eval()
-        return evaluate(net, val_loader, gates, device, world)
+        yield
     finally:
         net.train(was_training)
         for m, (momentum, buffers) in zip(bns, saved):
             m.momentum = momentum
             for k, b in buffers.items():
                 getattr(m, k).copy_(b)
+
+
+def child_accuracy(net: nn.Module, gates: Mapping[str, Gate], calibration: Batches, val: Batches, device,
+                   world: World = World()) -> float:
+    """Accuracy of the child ``gates`` on ``val`` (over the shards of every rank) with BN
+    statistics re-estimated on ``calibration``."""
+    correct = total = 0
+    with own_bn_statistics(net, gates, calibration, device), torch.no_grad():
+        for x, y in val:
+            x, y = x.to(device), y.to(device)
+            correct += (net(x, gates).argmax(1) == y).sum().item()
+            total += len(y)
+    counts = all_reduce_sum({"correct": correct, "total": total}, world)
+    return counts["correct"] / max(counts["total"], 1)
+
+
+class ChildProbe:
+    """Measures children of one supernet: the first batch of ``calib_loader`` calibrates each
+    child's BN statistics, ``val_loader`` scores it."""
+
+    def __init__(self, net: nn.Module, calib_loader, val_loader, device, world: World = World()):
+        self.net, self.calib_loader, self.val_loader, self.device, self.world = net, calib_loader, val_loader, device, world
+
+    def accuracy(self, choice: Mapping[str, int]) -> float:
+        return child_accuracy(self.net, child_gates(choice), islice(self.calib_loader, 1), self.val_loader,
+                              self.device, self.world)
+
+    def sampled(self, space: SearchSpace, n: int, generator: torch.Generator) -> list[float]:
+        """Accuracies of ``n`` children drawn uniformly (no `none`, which derive never picks):
+        how good the shared weights are for the space as a whole."""
+        return [self.accuracy(uniform_choice(space, generator, allow_none=False)) for _ in range(n)]

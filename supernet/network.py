@@ -9,7 +9,6 @@ epoch) and an optional auxiliary head after the 2/3 reduction that runs only in 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from timm.layers import drop_path
 from torch import Tensor, nn
 

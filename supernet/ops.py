@@ -34,6 +34,18 @@ def build_op(name: str, C_in: int, C_out: int, stride: int, affine: bool = True)
     return builder(C_in, C_out, stride, affine)
 
 
+def search_op(name: str, C_in: int, C_out: int, stride: int) -> nn.Module:
+    """An op as a search cell holds it: no affine BN (DARTS), and a ``BatchNorm2d(affine=False)``
+    after an op that would otherwise leave its output unnormalised (the pools): every candidate
+    of a decision then meets the next layer at the same scale, so the arch gradient compares
+    ops, not their output statistics (a max pool's outputs have mean +0.8 where a conv's have
+    0).  The identity and ``none`` stay as they are; retrained networks keep the published ops."""
+    op = build_op(name, C_in, C_out, stride, affine=False)
+    if isinstance(op, (nn.Identity, Zero)) or any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in op.modules()):
+        return op
+    return nn.Sequential(op, nn.BatchNorm2d(C_out, affine=False))
+
+
 def check_ops(names: list[str]) -> None:
     unknown = [n for n in names if n not in OPS]
     if unknown:

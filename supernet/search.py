@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
@@ -23,10 +24,10 @@ from tqdm.auto import tqdm
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import SearchConfig, space_config
 from .data import DataInfo, build_search_data
-from .decisions import SearchSpace
 from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
-from .evaluate import evaluate
+from .decisions import SearchSpace, fair_children, uniform_choice
+from .evaluate import ChildProbe
 from .gates import child_gates
 from .latency.target import hardware_target
 from .runlog import format_row, write_csv
@@ -46,6 +47,7 @@ class SearchResult:
     files: dict[str, Path]           # empty on ranks other than 0
     net: torch.nn.Module
     strategy: Strategy
+    info: DataInfo
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -94,16 +96,44 @@ def _endless(loader):
         yield from loader
 
 
-def search_loader(dataset: Dataset, cfg: SearchConfig, world: World, epoch: int) -> DataLoader:
-    """This rank's share of every global batch of ``data.batch_size``: the same permutation on
-    every rank (seeded by seed and epoch), so N processes see what one process sees."""
-    if cfg.data.batch_size % world.size:
-        raise ValueError(f"data.batch_size ({cfg.data.batch_size}) must be divisible by the number "
-                         f"of processes ({world.size})")
-    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=cfg.seed)
+def weight_gradients(net, strategy: Strategy, x: Tensor, y: Tensor, pinned: dict[str, int],
+                     strict_fairness: bool) -> tuple[float, float]:
+    """Accumulate the weight step's gradients (the caller clips and steps) and return its loss
+    and accuracy: the strategy's child, or FairNAS's children (``strict_fairness``: every
+    candidate of every decision once, their mean loss), with ``pinned`` decisions held."""
+    children = fair_children(strategy.space, strategy.generator) if strict_fairness else [None]
+    loss_sum = acc_sum = 0.0
+    for choice in children:
+        logits = net(x, child_gates({**choice, **pinned})) if choice else strategy.weight_forward(net, x, pinned)
+        loss = F.cross_entropy(logits, y)
+        if not torch.isfinite(loss):
+            return loss.item(), 0.0
+        (loss / len(children)).backward()
+        loss_sum += loss.item()
+        acc_sum += (logits.argmax(1) == y).float().mean().item()
+    return loss_sum / len(children), acc_sum / len(children)
+
+
+def trust_figures(probe: ChildProbe, space: SearchSpace, derived: dict[str, int], children: int,
+                  generator: torch.Generator) -> dict[str, float]:
+    """What says whether to trust a search: the derived child's accuracy on the shared weights
+    and the supernet's quality, the mean (and sd) over uniformly sampled children.  A supernet
+    whose children are near chance ranks nothing, however sharp its alphas."""
+    sampled = probe.sampled(space, children, generator)
+    mean = sum(sampled) / len(sampled)
+    sd = (sum((a - mean) ** 2 for a in sampled) / max(len(sampled) - 1, 1)) ** 0.5
+    return {"derived_acc": probe.accuracy(derived), "sampled_acc_mean": mean, "sampled_acc_sd": sd,
+            "children": len(sampled)}
+
+
+def search_loader(dataset: Dataset, batch_size: int, seed: int, world: World, epoch: int,
+                  num_workers: int = 0) -> DataLoader:
+    """This rank's share of every global batch of ``batch_size`` (divisible by the number of
+    processes): the same permutation on every rank (seeded by seed and epoch), so N processes
+    see what one process sees."""
+    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=seed)
     sampler.set_epoch(epoch)
-    return DataLoader(dataset, batch_size=cfg.data.batch_size // world.size, sampler=sampler,
-                      num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
+    return DataLoader(dataset, batch_size=batch_size // world.size, sampler=sampler, num_workers=num_workers)
 
 
 def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
@@ -125,6 +155,11 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         torch.set_num_threads(tr.threads)
     if tr.arch_every < 1:
         raise ValueError(f"trainer.arch_every must be >= 1 (an arch step every N weight steps), got {tr.arch_every}")
+    if tr.final_quality_children < 1:
+        raise ValueError(f"trainer.final_quality_children must be >= 1, got {tr.final_quality_children}")
+    for name, size in (("data.batch_size", cfg.data.batch_size), ("trainer.bn_images", tr.bn_images)):
+        if size < 1 or size % world.size:
+            raise ValueError(f"{name} ({size}) must be a positive multiple of the number of processes ({world.size})")
     if tr.warmup_epochs > tr.epochs:
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
     if ckpt_path.exists() and not cfg.resume:
@@ -135,6 +170,9 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                                 "the folder of the run to continue")
     torch.manual_seed(cfg.seed)
     space, strategy = build_space_and_strategy(cfg)  # config errors before any data loading
+    if tr.strict_fairness and not strategy.samples_children:
+        raise ValueError(f"trainer.strict_fairness samples the weight step's children, and {strategy.name} trains "
+                         "the mixture of every path instead: use it with a sampling strategy")
     train_set, val_set, info = data or build_search_data(cfg.data, cfg.seed)
     strategy.seed(cfg.seed)
     net = space.supernet(info)
@@ -171,12 +209,26 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         ce = F.cross_entropy(logits, y)
         return hw.arch_loss(ce, strategy) if hw else ce
 
+    def epoch_data(epoch: int):
+        """The epoch's weight and arch loaders, and the probe that measures its children (one
+        batch of ``trainer.bn_images`` train images re-estimates BN, the whole val split scores)."""
+        train_loader, val_loader, calib_loader, probe_loader = (
+            search_loader(dataset, size, cfg.seed, world, epoch, cfg.data.num_workers)
+            for dataset, size in ((train_set, cfg.data.batch_size), (val_set, cfg.data.batch_size),
+                                  (train_set, tr.bn_images), (val_set, tr.bn_images)))
+        return train_loader, val_loader, ChildProbe(net, calib_loader, probe_loader, device, world)
+
+    # The topology warm-up holds every input decision at one child's (drawn from the seed), so
+    # the first weight steps train the op modules on one fixed topology before every decision
+    # varies (progressive shrinking's order: one network first, then the space).
+    seeded = uniform_choice(space, torch.Generator().manual_seed(cfg.seed), allow_none=False)
+    topology = {d.name: seeded[d.name] for d in space.decisions if d.kind == "input"}
     for epoch in range(start, tr.epochs):
         t0 = time.perf_counter()
-        train_loader = search_loader(train_set, cfg, world, epoch)
-        val_loader = search_loader(val_set, cfg, world, epoch)
+        train_loader, val_loader, probe = epoch_data(epoch)
         search_arch = epoch >= tr.warmup_epochs
-        strategy.on_epoch_start(epoch, tr.epochs)
+        pinned = topology if epoch < min(tr.topology_warmup_epochs, tr.warmup_epochs) else {}
+        strategy.on_epoch_start(max(epoch - tr.warmup_epochs, 0), tr.epochs - tr.warmup_epochs)
         sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
         n = n_arch = 0
         net.train()
@@ -185,18 +237,16 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                    disable=not (tr.progress and world.is_main), leave=False, dynamic_ncols=True)
         for step, ((x, y), (xv, yv)) in enumerate(bar):
             x, y = x.to(device), y.to(device)
-            logits = strategy.weight_forward(step_net, x)
-            loss = F.cross_entropy(logits, y)
-            _check_finite(loss, "weight", epoch, step, ckpt_path)
             w_opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss, acc = weight_gradients(step_net, strategy, x, y, pinned, tr.strict_fairness)
+            _check_finite(torch.tensor(loss), "weight", epoch, step, ckpt_path)
+            sums["train_loss"] += loss
+            sums["train_acc"] += acc
             torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)
             w_opt.step()
             n += 1
-            sums["train_loss"] += loss.item()
-            sums["train_acc"] += (logits.argmax(1) == y).float().mean().item()
             if search_arch and step % tr.arch_every == 0:
-                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective, train=(x, y))
+                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective, train=(x, y), w_opt=w_opt)
                 _check_finite(torch.tensor(out["arch_loss"]), "arch", epoch, step, ckpt_path)
                 n_arch += 1
                 for k, v in out.items():
@@ -205,16 +255,18 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                             H=f"{strategy.entropy():.3f}",
                             **({"lat_ms": f"{hw.expected(strategy).item():.3f}"} if hw else {}))
         bar.close()
+        lr = w_opt.param_groups[0]["lr"]        # the lr this epoch trained with
         sched.step()
         sums = {k: v / world.size for k, v in all_reduce_sum(sums, world).items()}
-        strategy.on_epoch_end(net, train_loader, val_loader, device, world)
+        strategy.on_epoch_end(probe)
         derived = hw.derive(strategy) if hw else strategy.derive()
-        derived_gates = child_gates(space.choice_of(derived))
-        row = {"epoch": epoch + 1, "lr": w_opt.param_groups[0]["lr"],
+        row = {"epoch": epoch + 1, "lr": lr,
                "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
         if n_arch:
             row.update(arch_loss=sums["arch_loss"] / n_arch, arch_acc=sums["arch_acc"] / n_arch)
-        row.update(val_acc_derived=evaluate(net, val_loader, derived_gates, device, world),
+        sampled = probe.sampled(space, tr.quality_children, torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        row.update(val_acc_derived=probe.accuracy(space.choice_of(derived)),
+                   **({"val_acc_sampled": sum(sampled) / len(sampled)} if sampled else {}),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
         if hw:
             row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived))
@@ -241,11 +293,16 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             break
 
     genotype, meta = derive_genotype(cfg, strategy, hw, info, measure=world.is_main)
+    meta["shared_weights"] = trust_figures(epoch_data(len(metrics))[2], space, space.choice_of(genotype),
+                                           tr.final_quality_children, torch.Generator().manual_seed(cfg.seed))
     files = {}
     if world.is_main:
+        sw = meta["shared_weights"]
+        print(f"on the shared weights (BN re-estimated per child): derived child {sw['derived_acc']:.3f}, "
+              f"{sw['children']} uniformly sampled children {sw['sampled_acc_mean']:.3f} +- {sw['sampled_acc_sd']:.3f}")
         if hw:
             measured = f", {meta['measured_latency_ms']:.3f} ms measured here" if "measured_latency_ms" in meta else ""
             print(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} (table "
                   f"{cfg.hardware.table}, target {hw.target_ms} ms){measured}")
         files = write_outputs(genotype, space, history, metrics, out_dir, epochs=len(metrics), **meta)
-    return SearchResult(out_dir, genotype, metrics, files, net, strategy)
+    return SearchResult(out_dir, genotype, metrics, files, net, strategy, info)

@@ -1,10 +1,15 @@
 """The supernet over the cell space: one weight bank holds every candidate once, shared by
 every child (ENAS style).
 
-``bank[node][source][op]`` is the module for one (cell, node, source state, op): both slots of
-a node and every child that picks that source and op use it.  The same bank serves binarized
-gates (:meth:`SearchNetwork.forward`: one input and one op per slot, exactly one child) and the
-DARTS relaxation (:meth:`SearchNetwork.forward_mixture`: every source, every op, weighted).
+``bank[node][group][op]`` is the module for one (cell, node, source group, op): both slots of a
+node and every child that picks that op on a source of that group use it.  By default
+(``space.share_inputs``) a group is every source of the same stride: a child then changes which
+state an op reads, not which weights run, so the weights of an op train on every step that
+samples it rather than on one in as many as there are sources (sampled children reach far
+higher accuracy in the same steps: README, "Does the search find something").  The cost: a
+child that runs one op on two sources of a node runs one module twice, and its re-estimated BN
+statistics average the two.  ``share_inputs=false``: one group per source, ENAS's and DARTS's
+independent weights per edge and op.
 """
 from __future__ import annotations
 
@@ -15,31 +20,35 @@ from torch import Tensor, nn
 
 from .gates import Gate, apply_gate
 from .macro import CellNetwork, CellSpec, cell_plan, preprocess
-from .ops import build_op
+from .ops import search_op
 
 if TYPE_CHECKING:
     from .space import CellSpace
 
 
 class SearchCell(nn.Module):
-    def __init__(self, space: "CellSpace", spec: CellSpec, affine: bool = False):
+    def __init__(self, space: "CellSpace", spec: CellSpec):
         super().__init__()
         self.kind = "reduce" if spec.reduction else "normal"
         self.ops = space.ops
         self.edges = [e for e in space.edges.values() if e.group == self.kind]   # node order
         self.stride = 2 if spec.reduction else 1
-        self.preprocess0, self.preprocess1 = preprocess(spec, affine)
-        self.bank = nn.ModuleList(
-            nn.ModuleList(
-                nn.ModuleDict({op: build_op(op, spec.C, spec.C, self.stride if src < 2 else 1, affine)
-                               for op in space.ops})
-                for src in range(node + 2))
-            for node in range(space.nodes))
+        self.preprocess0, self.preprocess1 = preprocess(spec, affine=False)
+        self.group: list[list[int]] = []       # group[node][source]: the module set the source uses
+        self.bank = nn.ModuleList()
+        for node in range(space.nodes):
+            strides = [self.stride if src < 2 else 1 for src in range(node + 2)]
+            keys = strides if space.share_inputs else list(range(node + 2))
+            distinct = list(dict.fromkeys(keys))
+            self.group.append([distinct.index(k) for k in keys])
+            self.bank.append(nn.ModuleList(
+                nn.ModuleDict({op: search_op(op, spec.C, spec.C, strides[keys.index(k)]) for op in space.ops})
+                for k in distinct))
 
     def _run(self, states: list[Tensor], node: int, src: int, op: int) -> Optional[Tensor]:
         """One candidate path; a `none` op computes nothing."""
         name = self.ops[op]
-        return None if name == "none" else self.bank[node][src][name](states[src])
+        return None if name == "none" else self.bank[node][self.group[node][src]][name](states[src])
 
     def _slot(self, states, node, in_gate: Gate, op_gate: Gate, zeros) -> Optional[Tensor]:
         src, op = in_gate.active, op_gate.active

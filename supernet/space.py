@@ -42,7 +42,7 @@ class CellSpace:
     name = "nasnet_cell"
 
     def __init__(self, nodes: int, ops: Sequence[str], layers: int = 5, init_channels: int = 8,
-                 stem_multiplier: int = 3):
+                 stem_multiplier: int = 3, share_inputs: bool = True):
         if nodes < 1:
             raise ValueError(f"space.nodes must be >= 1, got {nodes}")
         check_ops(list(ops))
@@ -50,6 +50,7 @@ class CellSpace:
             raise ValueError("space.ops needs at least one op other than 'none'")
         self.nodes, self.ops = nodes, tuple(ops)
         self.layers, self.init_channels, self.stem_multiplier = layers, init_channels, stem_multiplier
+        self.share_inputs = share_inputs
         self.decisions: list[Decision] = []
         self.edges: dict[str, Edge] = {}
         for cell in CELL_TYPES:
@@ -66,7 +67,7 @@ class CellSpace:
 
     @classmethod
     def from_config(cls, cfg) -> "CellSpace":
-        return cls(cfg.nodes, cfg.ops, cfg.layers, cfg.init_channels, cfg.stem_multiplier)
+        return cls(cfg.nodes, cfg.ops, cfg.layers, cfg.init_channels, cfg.stem_multiplier, cfg.share_inputs)
 
     def genotype(self, choice: Mapping[str, int]) -> Genotype:
         """The genotype of one discrete choice (candidate index per decision name)."""

@@ -21,7 +21,7 @@ def tiny_config(**over) -> SearchConfig:
         space=CellSpaceConfig(nodes=2, ops=["none", "skip_connect", "max_pool_3x3", "sep_conv_3x3"],
                               layers=3, init_channels=4, stem_multiplier=1),
         strategy=strategy_config(strategy.pop("name", "proxyless"), **{"arch_lr": 0.05, **strategy}),
-        trainer=TrainerConfig(epochs=3, warmup_epochs=1, progress=False),
+        trainer=TrainerConfig(epochs=3, warmup_epochs=1, topology_warmup_epochs=0, arch_every=1, progress=False),
     )
     for key, value in over.items():
         group, _, field = key.partition(".")

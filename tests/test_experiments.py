@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from supernet.config import ChainSpaceConfig, SearchConfig, register_configs
+from supernet.strategies import STRATEGIES, strategy_config
 from supernet.strategies.darts import DARTSConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,16 @@ def test_config_composes_to_the_typed_schema():
     cfg = OmegaConf.to_object(_compose("space=proxyless_chain", "strategy=darts", "strategy.unrolled=true"))
     assert isinstance(cfg.space, ChainSpaceConfig) and cfg.space.widths == [24, 40, 80, 96, 192, 320]
     assert isinstance(cfg.strategy, DARTSConfig) and cfg.strategy.unrolled
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_the_command_line_default_is_the_library_default(name):
+    """One source of truth: ``run_search(SearchConfig(...))`` runs what experiments/search.py runs."""
+    cfg = OmegaConf.to_object(_compose(f"strategy={name}"))
+    assert cfg.strategy == strategy_config(name)
+    library = SearchConfig(strategy=strategy_config(name))
+    for group in ("data", "space", "trainer", "hardware", "latency"):
+        assert getattr(cfg, group) == getattr(library, group), group
 
 
 @pytest.mark.parametrize("override, message", [

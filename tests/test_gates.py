@@ -28,10 +28,10 @@ def test_weight_step_runs_exactly_one_path_per_slot():
     space, net, strategy, x, _ = _setup()
     ran = []
     for ci, cell in enumerate(net.cells):
-        for node, sources in enumerate(cell.bank):
-            for src, ops in enumerate(sources):
+        for node, groups in enumerate(cell.bank):
+            for group, ops in enumerate(groups):
                 for op, module in ops.items():
-                    module.register_forward_hook(lambda m, i, o, key=(ci, cell.kind, node, src, op): ran.append(key))
+                    module.register_forward_hook(lambda m, i, o, key=(ci, cell.kind, node, group, op): ran.append(key))
     for trial in range(5):
         ran.clear()
         gates = strategy.weight_sample()
@@ -43,7 +43,7 @@ def test_weight_step_runs_exactly_one_path_per_slot():
                     src = gates[f"{cell.kind}_n{node}_s{slot}_input"].active
                     op = OPS[gates[f"{cell.kind}_n{node}_s{slot}_op"].active]
                     if op != "none":  # a sampled none computes nothing
-                        expected.append((ci, cell.kind, node, src, op))
+                        expected.append((ci, cell.kind, node, cell.group[node][src], op))
         assert sorted(ran) == sorted(expected)
         assert len(ran) <= len(net.cells) * space.nodes * 2
 

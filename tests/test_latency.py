@@ -141,6 +141,85 @@ def test_loss_forms_penalize_as_documented():
         latency_loss(ce, torch.tensor(0.5), 0.8, "log", 0.5, 1.0)
 
 
+@pytest.mark.parametrize("target", [2.0, 80.0])
+def test_the_log_form_is_finite_for_latencies_of_any_magnitude(target):
+    for ms in (0.05, 0.5, 0.999, 1.0, 1.001, 3.0, 80.0, 500.0):
+        lat = torch.tensor(ms, requires_grad=True)
+        loss = latency_loss(torch.tensor(1.5), lat, target, "log", 0.5, 0.6)
+        (grad,) = torch.autograd.grad(loss, lat)
+        assert torch.isfinite(loss) and torch.isfinite(grad), ms
+        assert grad >= 0
+
+
+def test_a_target_a_loss_form_cannot_take_is_refused_before_training(tmp_path):
+    table = synthetic_table(tmp_path, tiny_config())
+    cfg = tiny_config()
+    cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=0.8)
+    cfg.latency = LatencyConfig(loss="log")
+    with pytest.raises(ValueError, match="latency.loss=log.*> 1 ms.*0.8"):
+        run_search(cfg, tmp_path / "run", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    cfg = tiny_config(**{"strategy.name": "darts"})
+    cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=9.0)
+    cfg.latency = LatencyConfig(reject_over_target=True)
+    with pytest.raises(ValueError, match="reject_over_target.*darts"):
+        run_search(cfg, tmp_path / "run2", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+
+
+def test_the_latency_term_describes_the_network_derive_produces(tmp_path):
+    """Alphas that favour `none` (never derived) must not make the expected latency cheap."""
+    cfg = tiny_config()
+    predictor = _predictor(tmp_path, cfg)
+    space = predictor.space
+    strategy = _one_hot_strategy(cfg, space, seed=2)
+    none = space.ops.index("none")
+    with torch.no_grad():
+        for d in space.decisions:
+            if d.kind == "op":
+                strategy.alphas[d.name][none] = 60.0          # none is the most probable op everywhere
+    expected = predictor.expected(strategy.path_weights())
+    assert expected.item() == pytest.approx(predictor.of_genotype(strategy.derive()), rel=1e-5)
+    strategy = build_strategy(space, cfg.strategy)            # soft alphas: every path has a gradient
+    grads = torch.autograd.grad(predictor.expected(strategy.path_weights()), list(strategy.alphas.values()))
+    largest = max(float(g.abs().max()) for g in grads)
+    for d, g in zip(space.decisions, grads):
+        if d.kind == "op":
+            assert abs(float(g[none])) < 1e-6 * largest, d.name   # no latency pull towards `none`
+
+
+def test_darts_latency_ignores_what_neither_the_network_nor_derive_sees(tmp_path):
+    cfg = tiny_config(**{"strategy.name": "darts"})
+    predictor = _predictor(tmp_path, cfg)
+    strategy = build_strategy(predictor.space, cfg.strategy)
+    with torch.no_grad():
+        for a in strategy.alphas.values():
+            a.copy_(torch.randn_like(a))
+    before, genotype = predictor.expected(strategy.path_weights()).item(), strategy.derive()
+    mixture = {k: w.clone() for k, w in strategy.mixture().items()}
+    with torch.no_grad():
+        strategy.alphas["normal_n1"][2] += 3.0                # one source's row shifted
+    assert all(torch.allclose(w, mixture[k]) for k, w in strategy.mixture().items())
+    assert strategy.derive() == genotype
+    assert predictor.expected(strategy.path_weights()).item() == pytest.approx(before, rel=1e-6)
+
+
+def test_the_two_path_step_moves_every_alpha_by_the_exact_latency_gradient(tmp_path):
+    from supernet.search_network import SearchNetwork
+    cfg = tiny_config(**{"strategy.arch_lr": 0.05})
+    predictor = _predictor(tmp_path, cfg)
+    space = predictor.space
+    torch.manual_seed(0)
+    net = SearchNetwork(space, 1, 3, layers=3, C=4, stem_multiplier=1)
+    strategy = build_strategy(space, cfg.strategy)
+    x, y = blobs(16).tensors
+    before = {k: a.detach().clone() for k, a in strategy.alphas.items()}
+    strategy.arch_step(net, x, y, lambda logits, t: 0.0 * logits.sum() + predictor.expected(strategy.path_weights()))
+    moved = {k: int((a.detach() != before[k]).sum()) for k, a in strategy.alphas.items()}
+    ops = [d for d in space.decisions if d.kind == "op"]
+    # every derivable op's alpha moves (the sampled pair's too), not only the sampled pair
+    assert all(moved[d.name] >= len(d.candidates) - len(d.none) for d in ops), moved
+
+
 def test_calibration_fit_recovers_overheads():
     raw, runs = [5.0, 8.0, 11.0, 6.0], [10, 20, 30, 12]
     measured = [r + 0.02 * n + 1.5 for r, n in zip(raw, runs)]
@@ -169,6 +248,28 @@ def test_hard_constraints_respect_the_target(tmp_path):
     target = sorted(samples)[len(samples) // 2]
     install_rejection(strategy, lat, target, max_tries=500)
     assert all(lat(strategy.weight_sample()) <= target for _ in range(40))
+
+
+def test_constrained_derive_keeps_the_skip_cap(tmp_path):
+    """skip_connect is the cheapest op here, so a greedy latency derive reaches for it first; with
+    strategy.max_skip=0 it must find its savings elsewhere."""
+    cfg = tiny_config(**{"strategy.max_skip": 0})
+    predictor = _predictor(tmp_path, cfg)
+    space = predictor.space
+    strategy = _one_hot_strategy(cfg, space, seed=1)
+    with torch.no_grad():
+        for a in strategy.alphas.values():
+            a.mul_(0.02)
+    free = strategy.derive()
+    assert strategy.admissible(space.choice_of(free))
+    target = predictor.of_genotype(free) - 15.0
+    choice = constrained_choice(space, strategy.probabilities(), predictor, target, space.choice_of(free),
+                                strategy.admissible)
+    genotype = space.genotype(choice)
+    assert predictor.of_genotype(genotype) <= target
+    assert all(counts.get("skip_connect", 0) == 0 for counts in genotype.op_histogram().values())
+    uncapped = constrained_choice(space, strategy.probabilities(), predictor, target, space.choice_of(free))
+    assert any(counts.get("skip_connect", 0) for counts in space.genotype(uncapped).op_histogram().values())
 
 
 def test_reward_strategies_take_the_latency_in_their_reward(tmp_path):

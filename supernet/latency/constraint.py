@@ -12,13 +12,15 @@ from .predict import LatencyPredictor
 
 
 def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predictor: LatencyPredictor,
-                       target_ms: float, choice: Mapping[str, int]) -> dict[str, int]:
+                       target_ms: float, choice: Mapping[str, int],
+                       admissible: Callable[[Mapping[str, int]], bool] = lambda choice: True) -> dict[str, int]:
     """Starting from ``choice`` (the unconstrained derive), change one decision at a time, each
     time the change that gives up the least log-probability per millisecond saved, until the
-    table latency is within ``target_ms``.  `none` is never derived."""
+    table latency is within ``target_ms``.  `none` is never derived, and every step stays
+    ``admissible`` (the strategy's other derive rules, such as the skip cap)."""
     if set(probs) != set(space.by_name):
-        raise ValueError("latency.constrained_derive needs a strategy with one probability vector per "
-                         "decision (proxyless, gdas, reinforce, enas, random); this one has none")
+        raise ValueError("latency.constrained_derive needs a strategy that gives one probability vector per "
+                         f"decision; this one gives {sorted(set(probs) ^ set(space.by_name))[:3]} instead")
     logp = {k: p.detach().clamp_min(1e-12).log() for k, p in probs.items()}
     choice = dict(choice)
     lat = predictor.of_genotype(space.genotype(choice))
@@ -30,7 +32,7 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
                     continue
                 trial = {**choice, d.name: c}
                 trial_lat = predictor.of_genotype(space.genotype(trial))
-                if trial_lat >= lat:
+                if trial_lat >= lat or not admissible(trial):
                     continue
                 score = float(logp[d.name][choice[d.name]] - logp[d.name][c]) / (lat - trial_lat)
                 if best is None or score < best[0]:

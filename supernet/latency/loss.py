@@ -7,6 +7,16 @@ import torch
 from torch import Tensor
 
 LOSS_FORMS = ("additive", "log", "power", "hinge")
+LOG_FLOOR = 0.01
+
+
+def check_target(form: str, target_ms: float) -> None:
+    """Refuse, before any training, a target the loss form cannot take."""
+    if target_ms <= 0:
+        raise ValueError(f"latency.target_ms must be positive, got {target_ms}")
+    if form == "log" and target_ms <= 1.0:
+        raise ValueError(f"latency.loss=log (ProxylessNAS: CE (log LAT / log T)^beta, in ms) needs "
+                         f"latency.target_ms > 1 ms, got {target_ms}; use latency.loss=power for smaller targets")
 
 
 def latency_loss(ce: Tensor, latency_ms: Tensor, target_ms: float, form: str, weight: float, beta: float) -> Tensor:
@@ -16,9 +26,11 @@ def latency_loss(ce: Tensor, latency_ms: Tensor, target_ms: float, form: str, we
     if form == "additive":
         return ce + weight * ratio
     if form == "log":
-        if target_ms <= 1.0:
-            raise ValueError(f"the log form needs latency.target_ms > 1 ms (log target > 0), got {target_ms}")
-        return ce * (torch.log(latency_ms) / math.log(target_ms)) ** beta
+        check_target(form, target_ms)
+        # log LAT / log T goes negative below 1 ms (a NaN power) and its power has an infinite
+        # slope at 1 ms; below LAT = T^0.01 the factor is held, so every latency gives a finite
+        # loss and gradient (there the network is far below its target anyway).
+        return ce * (torch.log(latency_ms) / math.log(target_ms)).clamp_min(LOG_FLOOR) ** beta
     if form == "power":
         return ce * ratio ** beta
     if form == "hinge":

@@ -17,6 +17,7 @@ from ..genotypes import resolve_genotype
 from ..measure import median_time
 from ..plots import plot_latency_validation
 from ..spaces import build_space
+from ..stats import kendall_tau, mape, spearman_rho
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
 from .table import LatencyTable, TableError, load_table, measurement_meta
@@ -75,23 +76,6 @@ def calibrate(predictor: LatencyPredictor, genotypes: list, info, bench: Bench,
     predictor.table.calibration[predictor.model.key] = fit
     predictor.table.save()
     return fit
-
-
-def kendall_tau(a, b) -> float:
-    n = len(a)
-    s = sum((1 if (a[i] - a[j]) * (b[i] - b[j]) > 0 else -1 if (a[i] - a[j]) * (b[i] - b[j]) < 0 else 0)
-            for i in range(n) for j in range(i + 1, n))
-    return s / (n * (n - 1) / 2)
-
-
-def spearman_rho(a, b) -> float:
-    ra, rb = (torch.tensor(x, dtype=torch.float64).argsort().argsort().double() for x in (a, b))
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
-
-
-def mape(pred, measured) -> float:
-    return 100.0 * sum(abs(p - m) / m for p, m in zip(pred, measured)) / len(measured)
 
 
 def validate(predictor: LatencyPredictor, genotypes: dict, info, bench: Bench, progress: bool = True) -> dict:

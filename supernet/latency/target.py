@@ -14,7 +14,7 @@ from ..decisions import SearchSpace
 from ..gates import Gate
 from ..strategies.policy import mnas_reward
 from .constraint import constrained_choice, install_rejection
-from .loss import LOSS_FORMS, latency_loss
+from .loss import LOSS_FORMS, check_target, latency_loss
 from .predict import LatencyPredictor
 from .profile import Bench, end_to_end_ms
 from .table import load_table, measurement_meta
@@ -67,7 +67,7 @@ class HardwareTarget:
         if not self.cfg.constrained_derive:
             return genotype
         choice = constrained_choice(self.space, strategy.probabilities(), self.predictor, self.target_ms,
-                                    self.space.choice_of(genotype))
+                                    self.space.choice_of(genotype), strategy.admissible)
         return self.space.genotype(choice)
 
     def on_this_device(self) -> bool:
@@ -99,6 +99,11 @@ def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget |
     target = lat.target_ms if lat.target_ms is not None else hw.target_ms
     if target is None and (lat.loss != "none" or lat.constrained_derive or lat.reject_over_target):
         raise ValueError(f"hardware {hw.name} has no target: set latency.target_ms=<ms> (or hardware.target_ms)")
+    if target is not None and lat.loss != "none":
+        check_target(lat.loss, target)
+    if lat.reject_over_target and not strategy.samples_children:
+        raise ValueError(f"latency.reject_over_target resamples the weight step's children, and {strategy.name} "
+                         "trains the mixture of every path instead: use latency.constrained_derive with it")
     table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
     predictor = LatencyPredictor(space, space.latency_model(info), table)
     out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size))

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import StrategyConfig
-from ..decisions import Decision, SearchSpace, path_weights
-from ..gates import Gate
+from ..decisions import Decision, SearchSpace, derivable, path_weights
+from ..gates import Gate, child_gates
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
 Batch = tuple[Tensor, Tensor]
@@ -66,6 +66,7 @@ class Strategy(nn.Module):
     loop); a module so that ``state_dict`` holds it."""
 
     name = "base"
+    samples_children = True          # the weight step trains one sampled child (darts: the mixture)
     optimizer: torch.optim.Optimizer
     reward: Optional[Callable[[float, Mapping[str, int]], float]] = None   # reward-driven strategies set one
 
@@ -80,23 +81,26 @@ class Strategy(nn.Module):
     def weight_sample(self) -> Mapping[str, Gate]:
         raise NotImplementedError
 
-    def weight_forward(self, net: nn.Module, x: Tensor) -> Tensor:
-        """Logits of the weight step (on the train split): by default one sampled child."""
-        return net(x, self.weight_sample())
+    def weight_forward(self, net: nn.Module, x: Tensor, pinned: Mapping[str, int] = {}) -> Tensor:
+        """Logits of the weight step (on the train split): by default one sampled child, with the
+        decisions in ``pinned`` held at the given candidates (the loop's topology warm-up)."""
+        return net(x, {**self.weight_sample(), **child_gates(pinned)})
 
     def arch_step(self, net: nn.Module, x: Tensor, y: Tensor, objective: Objective,
-                  train: Optional[Batch] = None) -> dict[str, float]:
+                  train: Optional[Batch] = None, w_opt: Optional[torch.optim.Optimizer] = None) -> dict[str, float]:
         """One update of alpha (or the controller) on the val batch ``(x, y)``; ``train`` is the
-        weight step's batch (second-order DARTS unrolls a weight step on it)."""
+        weight step's batch and ``w_opt`` the weight optimizer (second-order DARTS unrolls a step
+        of it on that batch; the reward strategies re-estimate a child's BN statistics on it)."""
         raise NotImplementedError
 
-    def on_epoch_start(self, epoch: int, epochs: int) -> None:
-        """Schedules that depend on the epoch (GDAS's temperature).  Called at the start of every
-        epoch, also after a resume, so the schedule needs no state of its own."""
+    def on_epoch_start(self, arch_epoch: int, arch_epochs: int) -> None:
+        """Schedules over the epochs that take arch steps (GDAS's temperature): ``arch_epoch``
+        counts from 0 at the first epoch after the warm-up (it stays 0 during the warm-up).
+        Called at the start of every epoch, also after a resume, so a schedule needs no state."""
 
-    def on_epoch_end(self, net: nn.Module, train_loader, val_loader, device, world) -> None:
-        """Work on the trained shared weights before derive (random search ranks its children;
-        ``world``: the process group its evaluations reduce over)."""
+    def on_epoch_end(self, probe) -> None:
+        """Work on the trained shared weights before derive (random search ranks its children,
+        each measured by ``probe``, an :class:`~supernet.evaluate.ChildProbe`)."""
 
     def probabilities(self) -> dict[str, Tensor]:
         """Differentiable candidate probabilities of every decision (the latency term reads these)."""
@@ -144,12 +148,24 @@ class Strategy(nn.Module):
                     choice[d.name] = int(scores.argmax())
         return choice
 
+    def admissible(self, choice: Mapping[str, int]) -> bool:
+        """Whether ``choice`` obeys the derive rules (the skip cap), so that a constrained
+        derive that swaps ops for latency keeps every hard constraint at once."""
+        if self.cfg.max_skip < 0 or "skip_connect" not in self.space.ops:
+            return True
+        skips: dict[str, int] = {}
+        for d in self.space.decisions:
+            if d.kind == "op" and d.candidates[choice[d.name]] == "skip_connect":
+                skips[d.group] = skips.get(d.group, 0) + 1
+        return all(n <= self.cfg.max_skip for n in skips.values())
+
     def path_weights(self) -> dict[str, Tensor]:
-        """Differentiable expected use of every path: ``out[edge][src, op]`` is how many times
-        the child runs op ``op`` on state ``src`` there (a cell node: 0..2).  The latency term
-        multiplies these with the table, whatever the strategy; for independent decisions it is
-        the sum over an edge's slots of p_input (outer) p_op."""
-        return path_weights(self.space, self.probabilities())
+        """Differentiable expected use of every path in the network derive produces:
+        ``out[edge][src, op]`` is how many times it runs op ``op`` on state ``src`` there (a cell
+        node: 0..2).  The latency term multiplies these with the table, whatever the strategy;
+        for independent decisions it is the sum over an edge's slots of p_input (outer) p_op,
+        with `none` left out (derive never returns it)."""
+        return path_weights(self.space, derivable(self.space, self.probabilities()))
 
     def entropy(self) -> float:
         with torch.no_grad():

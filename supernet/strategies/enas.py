@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..evaluate import own_bn_statistics
 from ..gates import child_gates
 from ..config import StrategyConfig
 from ..decisions import Decision, SearchSpace
@@ -59,7 +60,9 @@ class Controller(nn.Module):
 @dataclass
 class ENASConfig(StrategyConfig):
     name: str = "enas"
-    baseline_decay: float = 0.9     # moving-average reward baseline
+    arch_lr: float = 3.5e-4         # ENAS's controller: Adam lr 3.5e-4, no weight decay
+    arch_weight_decay: float = 0.0
+    baseline_decay: float = 0.99    # moving-average reward baseline (ENAS: 0.99)
     entropy_weight: float = 1e-4    # entropy bonus of the controller
     controller_hidden: int = 64     # LSTM width
     tanh_constant: float = 2.5      # logits bounded to +-this (0: unbounded)
@@ -94,9 +97,9 @@ class ENAS(Strategy):
         """Each step's distribution along the greedy (derived) architecture."""
         return self.controller.run(self._greedy)[3]
 
-    def arch_step(self, net, x, y, objective, train=None):
+    def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         choice, log_prob, entropy = self.sample()
-        with torch.no_grad():
+        with own_bn_statistics(net, child_gates(choice), [train or (x, y)], x.device), torch.no_grad():
             logits = net(x, child_gates(choice))
             loss = objective(logits, y)
         advantage = self.baseline.advantage(self.reward(accuracy(logits, y), choice))

@@ -4,11 +4,12 @@ Arch step: per decision, y = softmax((alpha + g) / tau) with Gumbel noise g; the
 only the argmax candidate (its gate value is exactly one-hot), while the backward takes the
 gradient of the soft y, so every alpha learns.  dL/dy_j = <dL/dm, o_j(x)> for the candidates
 that did not run comes from re-running them in the backward without a graph (gates.py), so
-memory stays that of one child.  tau anneals linearly from ``tau_max`` to ``tau_min`` over
-the epochs."""
+memory stays that of one child.  tau anneals linearly from ``tau_max`` at the first arch epoch
+(after the warm-up) to ``tau_min`` at the last."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import List
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,9 @@ from .base import AlphaStrategy, register_strategy
 @dataclass
 class GDASConfig(StrategyConfig):
     name: str = "gdas"
+    arch_lr: float = 3e-4           # GDAS's Adam: lr 3e-4, betas (0.5, 0.999), weight decay 1e-3
+    arch_betas: List[float] = field(default_factory=lambda: [0.5, 0.999])
+    arch_weight_decay: float = 1e-3
     tau_max: float = 10.0           # Gumbel-softmax temperature at the first epoch ...
     tau_min: float = 0.1            # ... annealed linearly to this at the last
 
@@ -33,8 +37,8 @@ class GDAS(AlphaStrategy):
         super().__init__(space, cfg)
         self.tau = cfg.tau_max
 
-    def on_epoch_start(self, epoch, epochs):
-        self.tau = self.cfg.tau_max - (self.cfg.tau_max - self.cfg.tau_min) * epoch / max(epochs - 1, 1)
+    def on_epoch_start(self, arch_epoch, arch_epochs):
+        self.tau = self.cfg.tau_max - (self.cfg.tau_max - self.cfg.tau_min) * arch_epoch / max(arch_epochs - 1, 1)
 
     def arch_sample(self):
         gates = {}
@@ -46,5 +50,5 @@ class GDAS(AlphaStrategy):
             gates[name] = Gate(k, hard, tuple(range(len(alpha))))
         return gates
 
-    def arch_step(self, net, x, y, objective, train=None):
+    def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         return self.gate_step(net, x, y, objective, self.arch_sample())

@@ -13,11 +13,16 @@ from typing import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
+from ..distributed import all_reduce_sum, current_world
+
 Reward = Callable[[float, Mapping[str, int]], float]     # (val accuracy of the child, its choice)
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:
-    return (logits.argmax(1) == y).float().mean().item()
+    """Accuracy over the global batch: under torchrun every rank holds a shard of it, and every
+    rank must fold the same reward into its baseline and its update."""
+    counts = all_reduce_sum({"correct": float((logits.argmax(1) == y).sum()), "total": float(len(y))}, current_world())
+    return counts["correct"] / max(counts["total"], 1.0)
 
 
 def accuracy_reward(acc: float, choice: Mapping[str, int]) -> float:

@@ -2,8 +2,9 @@
 
 Weight step: one candidate per decision sampled from softmax(alpha).  Arch step, ``two`` mode:
 sample two candidates without replacement, the active one from the softmax restricted to the
-pair; after the Adam step the pair's alphas are shifted by a common offset so that their
-sum of exp, and so every unsampled candidate's probability, is unchanged.  ``full`` mode: the
+pair; after the Adam step the pair's alphas are shifted by a common offset so that their sum of
+exp is unchanged: the cross-entropy estimate moves mass only within the pair, while the latency
+term (exact for every candidate) moves every alpha, as in ProxylessNAS.  ``full`` mode: the
 estimator over every candidate (re-run in the backward, see gates.py).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .base import AlphaStrategy, register_strategy
 @dataclass
 class ProxylessConfig(StrategyConfig):
     name: str = "proxyless"
+    arch_weight_decay: float = 0.0  # ProxylessNAS: none, so a step moves only what the loss reaches
     mode: str = "two"               # two (two-path) | full (all candidates, full_v2)
 
 
@@ -44,20 +46,21 @@ class Proxyless(AlphaStrategy):
             gates[name] = Gate(candidates[pos], weights, candidates)
         return gates
 
-    def arch_step(self, net, x, y, objective, train=None):
+    def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         gates = self.arch_sample()
-        old = [a.detach().clone() for a in self.alphas.values()]
+        before = [a.detach().clone() for a in self.alphas.values()]
         out = self.gate_step(net, x, y, objective, gates)
-        self._keep_unsampled(gates, old)
+        self._rescale_sampled(gates, before)
         return out
 
     @torch.no_grad()
-    def _keep_unsampled(self, gates, old):
-        """Undo any drift of unsampled alphas (Adam momentum, weight decay) and rescale the
-        sampled ones so that the unsampled candidates keep their probabilities."""
-        for (name, alpha), before in zip(self.alphas.items(), old):
+    def _rescale_sampled(self, gates, before):
+        """ProxylessNAS's ``rescale_updated_arch_param``: shift the sampled candidates' alphas by
+        a common offset so that their sum of exp is what it was, so that the estimate, which
+        compares only them, moves mass only between them.  The other alphas keep their update:
+        the loss reaches them only through the latency term, which is exact for every candidate
+        (with ``arch_betas[0] = 0`` and no weight decay, a step without a latency term leaves them
+        unchanged)."""
+        for (name, alpha), old in zip(self.alphas.items(), before):
             idx = list(gates[name].candidates)
-            new = alpha[idx].clone()
-            alpha.copy_(before)
-            offset = torch.logsumexp(new, 0) - torch.logsumexp(before[idx], 0)
-            alpha[idx] = new - offset
+            alpha[idx] -= torch.logsumexp(alpha[idx], 0) - torch.logsumexp(old[idx], 0)

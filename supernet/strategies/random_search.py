@@ -13,7 +13,6 @@ import torch
 
 from ..config import StrategyConfig
 from ..decisions import uniform_choice
-from ..evaluate import recalibrated_accuracy
 from ..gates import child_gates
 from .base import Strategy, register_strategy, step_metrics
 from .policy import accuracy_reward
@@ -22,8 +21,7 @@ from .policy import accuracy_reward
 @dataclass
 class RandomConfig(StrategyConfig):
     name: str = "random"
-    num_candidates: int = 20        # children ranked after every epoch
-    bn_batches: int = 4             # train batches that recalibrate BN for each child
+    num_candidates: int = 20        # children ranked after every epoch (BN: trainer.bn_images)
 
 
 @register_strategy("random", RandomConfig)
@@ -44,18 +42,16 @@ class RandomSearch(Strategy):
     def weight_sample(self):
         return child_gates(uniform_choice(self.space, self.generator, allow_none=True))
 
-    def arch_step(self, net, x, y, objective, train=None):
+    def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         with torch.no_grad():
             logits = net(x, self.weight_sample())
             return step_metrics(objective(logits, y), logits, y)
 
-    def on_epoch_end(self, net, train_loader, val_loader, device, world):
+    def on_epoch_end(self, probe):
         ranked = []
         for _ in range(self.cfg.num_candidates):
             choice = uniform_choice(self.space, self.generator, allow_none=False)
-            acc = recalibrated_accuracy(net, child_gates(choice), train_loader, val_loader, device,
-                                        self.cfg.bn_batches, world)
-            ranked.append((self.reward(acc, choice), choice))
+            ranked.append((self.reward(probe.accuracy(choice), choice), choice))
         reward, choice = max(ranked, key=lambda t: t[0])
         self.best.copy_(torch.tensor([choice[d.name] for d in self.space.decisions]))
         self.best_reward.fill_(reward)

@@ -1,6 +1,6 @@
 """ProxylessNAS's REINFORCE variant: alpha is the logits of independent per-decision
-categoricals, updated by policy gradient on the reward of the child sampled on the val batch,
-with a moving-average baseline.  No gradient flows through the network, so the reward may be
+categoricals, updated by policy gradient on the reward of the child sampled on the val batch (its BN
+statistics re-estimated on the step's train batch, evaluate.py), with a moving-average baseline.  No gradient flows through the network, so the reward may be
 anything measured on the child (see policy.py: accuracy, or MnasNet's latency-aware reward)."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import StrategyConfig
+from ..evaluate import own_bn_statistics
 from ..gates import child_gates
 from .base import AlphaStrategy, register_strategy, step_metrics
 from .policy import MovingAverageBaseline, accuracy, accuracy_reward, reinforce_step
@@ -18,6 +19,7 @@ from .policy import MovingAverageBaseline, accuracy, accuracy_reward, reinforce_
 @dataclass
 class ReinforceConfig(StrategyConfig):
     name: str = "reinforce"
+    arch_weight_decay: float = 0.0
     baseline_decay: float = 0.9     # moving-average reward baseline
 
 
@@ -28,9 +30,9 @@ class Reinforce(AlphaStrategy):
         self.baseline = MovingAverageBaseline(cfg.baseline_decay)
         self.reward = accuracy_reward
 
-    def arch_step(self, net, x, y, objective, train=None):
+    def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         choice = {name: self._sample(p, 1)[0] for name, p in self.probabilities().items()}
-        with torch.no_grad():
+        with own_bn_statistics(net, child_gates(choice), [train or (x, y)], x.device), torch.no_grad():
             logits = net(x, child_gates(choice))
             loss = objective(logits, y)
         log_prob = sum(F.log_softmax(self.alphas[name], -1)[k] for name, k in choice.items())

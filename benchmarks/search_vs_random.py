@@ -1,0 +1,124 @@
+"""Does the search find something?  Each strategy's default search (one run per search seed)
+derives a genotype; it and random genotypes of the same space (no `none`: derive never picks
+it) are trained from scratch with one identical short recipe (benchmarks/standalone.py) over
+several seeds.  Prints, per strategy, the searched genotype's mean accuracy, its percentile
+among the random genotypes and their median; the spread between random genotypes next to the
+seed noise; and how far alpha moved (final entropy against the uniform one) and how often
+search seeds agree on an op (against chance).  Under a hardware target the random genotypes
+are drawn within 10% of the searched genotype's table latency.
+
+    python benchmarks/search_vs_random.py [--strategies proxyless darts gdas reinforce]
+        [--random 12] [--seeds 4] [--search-seeds 1] [hydra overrides, e.g. hardware=cpu_2core]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from standalone import Yardstick, percentile, recipe_text, spread_and_noise
+from supernet.config import register_configs
+from supernet.decisions import uniform_choice
+from supernet.latency.target import hardware_target
+from supernet.search import build_space_and_strategy, run_search
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def search_config(overrides: list[str]):
+    with initialize_config_dir(CONF, version_base="1.3"):
+        return OmegaConf.to_object(compose("search", overrides=overrides + ["trainer.progress=false"]))
+
+
+def op_agreement(space, genotypes) -> tuple[float, float]:
+    """(fraction of op decisions on which two searches agree, averaged over pairs; the same
+    fraction for independent uniform choices among the derivable ops)."""
+    choices = [space.choice_of(g) for g in genotypes]
+    ops = [d for d in space.decisions if d.kind == "op"]
+    pairs = [(a, b) for i, a in enumerate(choices) for b in choices[i + 1:]]
+    agree = statistics.fmean(statistics.fmean(a[d.name] == b[d.name] for d in ops) for a, b in pairs)
+    chance = statistics.fmean(1 / (len(d.candidates) - len(d.none)) for d in ops)
+    return agree, chance
+
+
+def random_genotypes(space, n: int, hw, latency_ms: float | None, seed: int = 12345) -> list:
+    """``n`` uniform genotypes; with a hardware target, only ones within 10% of ``latency_ms``."""
+    gen, out, tries = torch.Generator().manual_seed(seed), [], 0
+    while len(out) < n:
+        tries += 1
+        if tries > 200 * n:
+            raise RuntimeError(f"found only {len(out)} random genotypes within 10% of {latency_ms:.3f} ms")
+        g = space.genotype(uniform_choice(space, gen, allow_none=False))
+        if hw is None or abs(hw.of_genotype(g) - latency_ms) <= 0.1 * latency_ms:
+            out.append(g)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--strategies", nargs="+", default=["proxyless", "darts", "gdas", "reinforce"])
+    p.add_argument("--random", type=int, default=12, help="random genotypes to compare against")
+    p.add_argument("--seeds", type=int, default=4, help="stand-alone trainings per genotype")
+    p.add_argument("--search-seeds", type=int, default=1, help="searches per strategy")
+    a, overrides = p.parse_known_args()
+    register_configs()
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        stick = Yardstick(Path(tmp), a.seeds)
+        for name in a.strategies:
+            searched = []
+            for seed in range(a.search_seeds):
+                cfg = search_config(overrides + [f"strategy={name}", f"seed={seed}"])
+                t0 = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    result = run_search(cfg, Path(tmp) / f"{name}{seed}")
+                secs = time.perf_counter() - t0
+                searched.append((result, secs, cfg))
+                print(f"{name} seed {seed}: searched in {secs:.0f} s, shared-weight accuracy of the derived child "
+                      f"{result.metrics[-1]['val_acc_derived']:.3f}, of sampled children "
+                      f"{result.metrics[-1].get('val_acc_sampled', float('nan')):.3f}", flush=True)
+            rows.append((name, searched))
+        cfg = searched[0][2]
+        space, _ = build_space_and_strategy(cfg)
+        hw = hardware_target(cfg, space, searched[0][0].info, searched[0][0].strategy)
+        print(f"\nstand-alone recipe: {recipe_text()}, mean test accuracy over {a.seeds} seeds")
+        reference = None if hw else random_genotypes(space, a.random, None, None)
+        if reference:
+            ref_acc = [stick.accuracies(g) for g in reference]
+            spread, noise = spread_and_noise(ref_acc)
+            ref_means = [statistics.fmean(x) for x in ref_acc]
+            print(f"{a.random} random genotypes: median {statistics.median(ref_means):.4f}, range "
+                  f"{min(ref_means):.4f}-{max(ref_means):.4f}; spread between genotypes (net of noise) "
+                  f"{spread:.4f}, seed noise of one training {noise:.4f}, of a {a.seeds}-seed mean "
+                  f"{noise / math.sqrt(a.seeds):.4f}")
+        print(f"\n{'strategy':10s} {'seed':>4s} {'search s':>8s} {'searched':>8s} {'pct':>5s} {'random med':>10s} "
+              f"{'H end/uniform':>13s}" + ("  table ms" if hw else ""))
+        for name, searched in rows:
+            for seed, (result, secs, cfg) in enumerate(searched):
+                latency = hw.of_genotype(result.genotype) if hw else None
+                if hw:   # random genotypes of about the same latency as this one
+                    ref_means = [statistics.fmean(stick.accuracies(g))
+                                 for g in random_genotypes(space, a.random, hw, latency, seed=seed)]
+                acc = statistics.fmean(stick.accuracies(result.genotype))
+                uniform = statistics.fmean(math.log(len(d.candidates)) for d in space.decisions)
+                print(f"{name:10s} {seed:4d} {secs:8.0f} {acc:8.4f} {percentile(acc, ref_means):5.0f} "
+                      f"{statistics.median(ref_means):10.4f} {result.metrics[-1]['alpha_entropy']:6.3f}/{uniform:.3f}"
+                      + (f"  {latency:8.3f}" if hw else ""), flush=True)
+            if len(searched) > 1:
+                agree, chance = op_agreement(space, [r.genotype for r, _, _ in searched])
+                print(f"{'':10s} op decisions on which two of the {len(searched)} searches agree: {agree:.2f} "
+                      f"(chance {chance:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Are the shared weights worth measuring children on?  For the cell-space default and a
+CPU-sized chain (space=proxyless_chain_cpu):
+
+  (a) the default search runs; then ``--children`` uniformly sampled children (no `none`) are
+      measured on its trained shared weights, BN statistics re-estimated per child (evaluate.py):
+      mean, sd and range of their val accuracy, beside one fixed child trained alone (same
+      supernet, data, optimizer and number of weight steps);
+  (b) the same children are trained from scratch with the short recipe of
+      benchmarks/standalone.py (mean over ``--seeds``): Kendall tau between the two rankings,
+      and the stand-alone spread next to its seed noise.
+
+    python benchmarks/supernet_quality.py [--spaces cell chain] [--children 20] [--seeds 4]
+        [--no-standalone] [hydra overrides for every space, e.g. trainer.strict_fairness=true]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from search_vs_random import search_config
+from standalone import Yardstick, recipe_text, spread_and_noise
+from supernet.config import register_configs
+from supernet.data import build_search_data
+from supernet.decisions import uniform_choice
+from supernet.distributed import World
+from supernet.evaluate import ChildProbe
+from supernet.gates import child_gates
+from supernet.search import run_search, search_loader
+from supernet.stats import kendall_tau
+
+SPACES = {"cell": [], "chain": ["space=proxyless_chain_cpu"]}
+
+
+def probe_for(net, cfg, train, val) -> ChildProbe:
+    world = World()
+    return ChildProbe(net, search_loader(train, cfg.trainer.bn_images, cfg.seed, world, 0),
+                      search_loader(val, cfg.trainer.bn_images, cfg.seed, world, 0), "cpu", world)
+
+
+def train_alone(space, cfg, choice, train, info) -> tuple[torch.nn.Module, int]:
+    """A fresh supernet trained on one fixed child with the search's weight optimizer, schedule
+    and data for its number of epochs: what the shared weights are compared with."""
+    tr = cfg.trainer
+    torch.manual_seed(cfg.seed)
+    net = space.supernet(info)
+    opt = torch.optim.SGD(net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tr.epochs, eta_min=tr.lr_min)
+    gates, steps = child_gates(choice), 0
+    for epoch in range(tr.epochs):
+        for x, y in search_loader(train, cfg.data.batch_size, cfg.seed, World(), epoch):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x, gates), y).backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)
+            opt.step()
+            steps += 1
+        sched.step()
+    return net, steps
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--spaces", nargs="+", default=list(SPACES), choices=list(SPACES))
+    p.add_argument("--children", type=int, default=20)
+    p.add_argument("--seeds", type=int, default=4, help="stand-alone trainings per child")
+    p.add_argument("--no-standalone", action="store_true", help="part (a) only")
+    a, overrides = p.parse_known_args()
+    register_configs()
+    torch.set_num_threads(1)
+    for label in a.spaces:
+        cfg = search_config(SPACES[label] + overrides)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = run_search(cfg, Path(tmp) / "search")
+            secs = time.perf_counter() - t0
+            space = result.strategy.space
+            train, val, _ = build_search_data(cfg.data, cfg.seed)
+            gen = torch.Generator().manual_seed(2024)
+            children = [uniform_choice(space, gen, allow_none=False) for _ in range(a.children)]
+            probe = probe_for(result.net, cfg, train, val)
+            shared = [probe.accuracy(c) for c in children]
+            alone, steps = train_alone(space, cfg, children[0], train, result.info)
+            fixed = probe_for(alone, cfg, train, val).accuracy(children[0])
+            print(f"[{label}] {' '.join(SPACES[label] + overrides) or 'the default'}: search {secs:.0f} s, "
+                  f"{steps} weight steps")
+            print(f"  (a) {a.children} sampled children on the shared weights (BN re-estimated): mean "
+                  f"{statistics.fmean(shared):.3f}, sd {statistics.stdev(shared):.3f}, range "
+                  f"{min(shared):.3f}-{max(shared):.3f}; the first of them trained alone for the same steps: "
+                  f"{fixed:.3f} (shared: {shared[0]:.3f})", flush=True)
+            if a.no_standalone:
+                continue
+            stick = Yardstick(Path(tmp), a.seeds)
+            standalone = [stick.accuracies(space.genotype(c)) for c in children]
+            means = [statistics.fmean(s) for s in standalone]
+            spread, noise = spread_and_noise(standalone)
+            print(f"  (b) stand-alone ({recipe_text()}; mean of {a.seeds} seeds): mean {statistics.fmean(means):.3f}, "
+                  f"range {min(means):.3f}-{max(means):.3f}, spread between children {spread:.4f} (net of "
+                  f"noise), seed noise {noise:.4f} per training, {noise / math.sqrt(a.seeds):.4f} per mean")
+            print(f"      Kendall tau, shared-weight vs stand-alone accuracy: {kendall_tau(shared, means):.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Rank and error statistics of paired figures (a predictor against the truth): how latency
+tables and shared weights are judged."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b: concordant minus discordant pairs, normalised so that ties in either
+    ranking (equal accuracies on a small set are common) neither count for nor against."""
+    x, y = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    dx, dy = torch.sign(x[:, None] - x[None]), torch.sign(y[:, None] - y[None])
+    upper = torch.ones_like(dx, dtype=torch.bool).triu(1)
+    tied_x, tied_y = int((dx[upper] != 0).sum()), int((dy[upper] != 0).sum())
+    return float((dx * dy)[upper].sum()) / (tied_x * tied_y) ** 0.5 if tied_x and tied_y else 0.0
+
+
+def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
+    ra, rb = (torch.tensor(x, dtype=torch.float64).argsort().argsort().double() for x in (a, b))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
+
+
+def mape(pred: Sequence[float], measured: Sequence[float]) -> float:
+    return 100.0 * sum(abs(p - m) / m for p, m in zip(pred, measured)) / len(measured)
