@@ -62,7 +62,9 @@ class ChainSpaceConfig:
     """ProxylessNAS's chain space (default: its mobile space): a 3x3 stride-2 first conv, a fixed
     3x3 MBConv of expansion 1, stages of searchable layers, a 1x1 feature-mix conv, pooling and a
     classifier.  Every searchable layer picks one of ``ops``; `zero` (skip the layer) only
-    where the layer keeps its shape (stride 1, same width)."""
+    where the layer keeps its shape (stride 1, same width).  ``nested_blocks``: the supernet's
+    candidates of a layer are slices of its largest block (chain/network.py NestedBlocks; false:
+    one module per block, as ProxylessNAS)."""
     name: str = "proxyless_chain"
     ops: List[str] = field(default_factory=lambda: list(CHAIN_OPS))
     first_conv: int = 32
@@ -71,6 +73,7 @@ class ChainSpaceConfig:
     depths: List[int] = field(default_factory=lambda: [4, 4, 4, 4, 4, 1])
     strides: List[int] = field(default_factory=lambda: [2, 2, 2, 1, 2, 1])
     feature_mix: int = 1280
+    nested_blocks: bool = True
 
 
 @dataclass

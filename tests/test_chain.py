@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import blobs, tiny_config
 from supernet.chain.genotype import ChainGenotype, chain_genotype_from_dict
-from supernet.chain.network import ChainNetwork
+from supernet.chain.network import ChainNetwork, NestedBlocks
 from supernet.chain.proxyless_format import (export_table, genotype_from_net_config, import_table,
                                              key_from_signature, signature_from_key)
 from supernet.chain.timm_arch import arch_def
@@ -23,6 +23,7 @@ from supernet.data import DataInfo
 from supernet.decisions import one_hot, path_weights
 from supernet.flops import genotype_cost
 from supernet.gates import child_gates
+from supernet.ops import MBConv, mbconv_params
 from supernet.genotype import GenotypeError
 from supernet.genotypes import published_data, published_genotype, resolve_genotype
 from supernet.latency import LatencyPredictor, LatencyTable, MissingEntryError, TableError, load_table
@@ -37,8 +38,9 @@ DATA = ROOT / "tests" / "data" / "proxylessnas"
 CHAINS = ["proxyless_gpu", "proxyless_cpu", "proxyless_mobile"]
 INFO = DataInfo(1, 3, 8)
 TINY = ChainSpaceConfig(ops=["mbconv_3x3_e3", "mbconv_5x5_e3", "zero"], first_conv=8, first_block=8,
-                        widths=[8, 16], depths=[2, 2], strides=[1, 2], feature_mix=32)
+                        widths=[8, 16], depths=[2, 2], strides=[1, 2], feature_mix=32, nested_blocks=False)
 TINY_E6 = ChainSpaceConfig(**{**TINY.__dict__, "ops": ["mbconv_3x3_e3", "mbconv_3x3_e6", "zero"]})
+TINY_NESTED = ChainSpaceConfig(**{**TINY.__dict__, "nested_blocks": True})
 
 
 def test_zero_only_where_the_layer_keeps_its_shape():
@@ -54,8 +56,9 @@ def test_zero_only_where_the_layer_keeps_its_shape():
         chain_genotype_from_dict(bad)
 
 
-def test_residual_blocks_start_as_the_identity():
-    space = build_space(TINY)
+@pytest.mark.parametrize("cfg", [TINY, TINY_NESTED], ids=["blocks", "nested"])
+def test_residual_blocks_start_as_the_identity(cfg):
+    space = build_space(cfg)
     net = space.supernet(INFO).eval()
     skipping = [(sp, layer) for sp, layer in zip(space.layers, net.layers) if sp.skip]
     assert len(skipping) == 3
@@ -86,11 +89,43 @@ def test_weight_step_runs_one_block_per_layer():
     assert seen_zero
 
 
-def test_full_mode_gradient_equals_the_dense_mixture_on_the_chain():
+def test_nested_blocks_are_slices_of_the_largest():
+    """Each candidate of a nested layer computes the MBConv made of its slices (centre of the
+    largest depthwise kernel, first channels of the expansion), so a small block's step trains
+    only the shared part and the derived block is the same function."""
+    cfg = ChainSpaceConfig(**{**TINY_NESTED.__dict__, "ops": ["mbconv_3x3_e3", "mbconv_7x7_e6", "mbconv_5x5_e1"]})
+    for spec in build_space(cfg).layers:
+        nested = NestedBlocks(spec).eval()
+        for op in spec.candidates:
+            k, e = mbconv_params(op)
+            block, mid, trim = MBConv(spec.C_in, spec.C_out, k, spec.stride, e).eval(), nested.shape[op][1], (7 - k) // 2
+            block.conv_dw.weight.data = nested.conv_dw.weight[:mid, :, trim:trim + k, trim:trim + k].clone()
+            if e == 1:
+                block.conv_pw.weight.data = nested.conv_pwl.weight[:, :mid].clone()
+            else:
+                block.conv_pw.weight.data = nested.conv_pw.weight[:mid].clone()
+                block.conv_pwl.weight.data = nested.conv_pwl.weight[:, :mid].clone()
+            bns = [m for m in block.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+            for mine, theirs in zip(bns, nested.bns[op], strict=True):
+                theirs.weight.data.uniform_(0.5, 1.5)
+                mine.load_state_dict(theirs.state_dict())
+            x = torch.randn(2, spec.C_in, 8, 8)
+            assert torch.allclose(block(x), nested(x, op), atol=1e-6), (spec.name, op)
+        nested.zero_grad()
+        nested(torch.randn(2, spec.C_in, 8, 8), "mbconv_3x3_e3").sum().backward()
+        grad = nested.conv_dw.weight.grad.abs()
+        mid = nested.shape["mbconv_3x3_e3"][1]
+        assert grad[:mid, :, 2:5, 2:5].sum() > 0
+        grad[:mid, :, 2:5, 2:5] = 0
+        assert grad.sum() == 0
+
+
+@pytest.mark.parametrize("cfg", [TINY, TINY_NESTED], ids=["blocks", "nested"])
+def test_full_mode_gradient_equals_the_dense_mixture_on_the_chain(cfg):
     """The binarized full_v2 estimator (others re-run in the backward) equals autograd through
     sum_j g_j o_j with every block kept (the DARTS mixture with one-hot gate weights)."""
     torch.manual_seed(0)
-    space = build_space(TINY)
+    space = build_space(cfg)
     net = space.supernet(INFO)
     for m in net.modules():     # residual blocks start as zero branches; give every block an output
         if isinstance(m, torch.nn.BatchNorm2d):

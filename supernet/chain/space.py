@@ -36,7 +36,7 @@ class ChainSpace:
     name = "proxyless_chain"
 
     def __init__(self, ops: Sequence[str], first_conv: int, first_block: int, widths: Sequence[int],
-                 depths: Sequence[int], strides: Sequence[int], feature_mix: int):
+                 depths: Sequence[int], strides: Sequence[int], feature_mix: int, nested_blocks: bool = True):
         bad = [op for op in ops if op != "zero" and (op not in OPS or mbconv_params(op) is None)]
         if bad:
             known = sorted(op for op in OPS if mbconv_params(op))
@@ -48,7 +48,7 @@ class ChainSpace:
                              f"{len(widths)}, {len(depths)}, {len(strides)}")
         if any(s not in (1, 2) for s in strides) or any(d < 1 for d in depths):
             raise ValueError(f"space.strides must be 1 or 2 and space.depths >= 1, got {list(strides)}, {list(depths)}")
-        self.ops = tuple(ops)
+        self.ops, self.nested_blocks = tuple(ops), nested_blocks
         self.first_conv, self.first_block, self.feature_mix = first_conv, first_block, feature_mix
         self.layers: list[LayerSpec] = []
         c_in = first_block
@@ -65,7 +65,8 @@ class ChainSpace:
 
     @classmethod
     def from_config(cls, cfg) -> "ChainSpace":
-        return cls(cfg.ops, cfg.first_conv, cfg.first_block, cfg.widths, cfg.depths, cfg.strides, cfg.feature_mix)
+        return cls(cfg.ops, cfg.first_conv, cfg.first_block, cfg.widths, cfg.depths, cfg.strides, cfg.feature_mix,
+                   cfg.nested_blocks)
 
     def genotype(self, choice: Mapping[str, int]) -> ChainGenotype:
         blocks = [Block(FIRST_BLOCK_OP, self.first_block, 1)]
