@@ -9,6 +9,7 @@ are drawn within 10% of the searched genotype's table latency.
 
     python benchmarks/search_vs_random.py [--strategies proxyless darts gdas reinforce]
         [--random 12] [--seeds 4] [--search-seeds 1] [hydra overrides, e.g. hardware=cpu_2core]
+    (overrides before --strategies: python benchmarks/search_vs_random.py strategy.arch_lr=1e-2 --strategies darts)
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from supernet.config import register_configs
 from supernet.decisions import uniform_choice
 from supernet.latency.target import hardware_target
 from supernet.search import build_space_and_strategy, run_search
+from supernet.strategies import STRATEGIES
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -65,7 +67,8 @@ def random_genotypes(space, n: int, hw, latency_ms: float | None, seed: int = 12
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--strategies", nargs="+", default=["proxyless", "darts", "gdas", "reinforce"])
+    p.add_argument("--strategies", nargs="+", default=["proxyless", "darts", "gdas", "reinforce"],
+                   choices=sorted(STRATEGIES), help="(hydra overrides go before this option)")
     p.add_argument("--random", type=int, default=12, help="random genotypes to compare against")
     p.add_argument("--seeds", type=int, default=4, help="stand-alone trainings per genotype")
     p.add_argument("--search-seeds", type=int, default=1, help="searches per strategy")

@@ -7,7 +7,12 @@ CPU-sized chain (space=proxyless_chain_cpu):
       supernet, data, optimizer and number of weight steps);
   (b) the same children are trained from scratch with the short recipe of
       benchmarks/standalone.py (mean over ``--seeds``): Kendall tau between the two rankings,
-      and the stand-alone spread next to its seed noise.
+      and the stand-alone spread next to its seed noise;
+  (c) on digits uniformly sampled cells hardly differ stand-alone (the spread of (b) is below
+      its noise), so (b)'s tau ranks noise; (c) repeats it for children that span the space's
+      range, from all-conv cells to cells of parameter-free ops only (a child takes a
+      parameter-free op on each op decision with a probability from 0 to 1): does the supernet
+      rank a cell that computes less below one that computes more, as training alone does?
 
     python benchmarks/supernet_quality.py [--spaces cell chain] [--children 20] [--seeds 4]
         [--no-standalone] [hydra overrides for every space, e.g. trainer.strict_fairness=true]
@@ -34,6 +39,7 @@ from supernet.decisions import uniform_choice
 from supernet.distributed import World
 from supernet.evaluate import ChildProbe
 from supernet.gates import child_gates
+from supernet.ops import OPS, build_op
 from supernet.search import run_search, search_loader
 from supernet.stats import kendall_tau
 
@@ -64,6 +70,35 @@ def train_alone(space, cfg, choice, train, info) -> tuple[torch.nn.Module, int]:
             steps += 1
         sched.step()
     return net, steps
+
+
+def parameter_free(op: str) -> bool:
+    """Whether a cell op computes without weights (a chain's `zero` is not a cell op)."""
+    return op in OPS and op != "none" and not any(p.numel() for p in build_op(op, 4, 4, 1, False).parameters())
+
+
+def spanning_children(space, n: int, generator: torch.Generator) -> list[dict[str, int]]:
+    """``n`` children; child i takes a parameter-free op on each op decision with probability
+    i / (n - 1) (inputs uniform, `none` never)."""
+    children = []
+    for i in range(n):
+        child = uniform_choice(space, generator, allow_none=False)
+        for d in (d for d in space.decisions if d.kind == "op"):
+            free = bool(torch.rand((), generator=generator) < i / (n - 1))
+            ks = [k for k, op in enumerate(d.candidates) if k not in d.none and parameter_free(op) == free]
+            child[d.name] = ks[int(torch.randint(len(ks), (), generator=generator))]
+        children.append(child)
+    return children
+
+
+def rank_against_standalone(label: str, shared: list[float], stick: Yardstick, genotypes, seeds: int) -> None:
+    standalone = [stick.accuracies(g) for g in genotypes]
+    means = [statistics.fmean(s) for s in standalone]
+    spread, noise = spread_and_noise(standalone)
+    print(f"  ({label}) stand-alone ({recipe_text()}; mean of {seeds} seeds): mean {statistics.fmean(means):.3f}, "
+          f"range {min(means):.3f}-{max(means):.3f}, spread between children {spread:.4f} (net of "
+          f"noise), seed noise {noise:.4f} per training, {noise / math.sqrt(seeds):.4f} per mean")
+    print(f"      Kendall tau, shared-weight vs stand-alone accuracy: {kendall_tau(shared, means):.3f}", flush=True)
 
 
 def main() -> None:
@@ -99,13 +134,14 @@ def main() -> None:
             if a.no_standalone:
                 continue
             stick = Yardstick(Path(tmp), a.seeds)
-            standalone = [stick.accuracies(space.genotype(c)) for c in children]
-            means = [statistics.fmean(s) for s in standalone]
-            spread, noise = spread_and_noise(standalone)
-            print(f"  (b) stand-alone ({recipe_text()}; mean of {a.seeds} seeds): mean {statistics.fmean(means):.3f}, "
-                  f"range {min(means):.3f}-{max(means):.3f}, spread between children {spread:.4f} (net of "
-                  f"noise), seed noise {noise:.4f} per training, {noise / math.sqrt(a.seeds):.4f} per mean")
-            print(f"      Kendall tau, shared-weight vs stand-alone accuracy: {kendall_tau(shared, means):.3f}", flush=True)
+            rank_against_standalone("b", shared, stick, [space.genotype(c) for c in children], a.seeds)
+            if not any(parameter_free(op) for d in space.decisions for op in d.candidates):
+                continue
+            spanning = spanning_children(space, a.children, gen)
+            shared = [probe.accuracy(c) for c in spanning]
+            print(f"  (c) {a.children} children from all-conv to all-parameter-free, on the shared weights: "
+                  f"range {min(shared):.3f}-{max(shared):.3f}")
+            rank_against_standalone("c", shared, stick, [space.genotype(c) for c in spanning], a.seeds)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,8 @@ class TrainerConfig:
     threads: int = 0                # torch.set_num_threads (0: leave as is)
     progress: bool = True
     stop_at_skips: int = 0          # stop when a derived cell has this many skip_connect (0: never)
-    bn_images: int = 256            # train images that re-estimate BN for every child measured on shared weights
+    bn_images: int = 256            # train images that re-estimate BN for a child measured on shared weights
+                                    # (the loop's figures, random search; rewards use the arch step's train batch)
     quality_children: int = 2       # uniformly sampled children measured after every epoch (val_acc_sampled)
     final_quality_children: int = 10   # ... and at the end (genotype.json meta.shared_weights)
 

@@ -46,7 +46,8 @@ def write_outputs(genotype, space: SearchSpace, history, metrics, out_dir: Path,
 
 def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None) -> tuple[Any, dict[str, Path]]:
     """Genotype of the run folder (or checkpoint file) ``run``, under the run's hardware target
-    as the search derives it; outputs go next to it or to ``out``."""
+    as the search derives it; outputs go next to it or to ``out``.  It reads no data, so its
+    genotype.json has no ``meta.shared_weights`` (the end of a search records them)."""
     from .search import build_space_and_strategy, config_from_dict
 
     run = Path(run)

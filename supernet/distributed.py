@@ -122,6 +122,17 @@ def average_gradients(params) -> None:
         p.register_hook(hook)
 
 
+def mean_over_ranks(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Each tensor averaged over the ranks (the tensors themselves in a single process): for
+    gradients autograd computes outside DDP and the hooks of :func:`average_gradients`."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return tensors
+    flat = torch.cat([t.flatten() for t in tensors])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    return [chunk.view_as(t) for chunk, t in zip(flat.split([t.numel() for t in tensors]), tensors)]
+
+
 def all_reduce_sum(values: dict[str, float], world: World) -> dict[str, float]:
     """Sum per-rank metrics (counts, sums of losses) so that rank 0 reports the global ones."""
     if not world.distributed or not values:

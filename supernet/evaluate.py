@@ -26,8 +26,8 @@ Batches = Iterable[tuple[Tensor, Tensor]]
 @contextlib.contextmanager
 def own_bn_statistics(net: nn.Module, gates: Mapping[str, Gate], calibration: Batches, device) -> Iterator[None]:
     """Inside the block the net is in eval mode with BN statistics of the child ``gates`` alone,
-    estimated on ``calibration`` (exact averages over its batches; under torchrun the global
-    batch's, as training computes them).  Buffers and mode are restored on exit."""
+    estimated on ``calibration`` (averages over its batches, exact for one batch; under torchrun
+    the global batch's, as training computes them).  Buffers and mode are restored on exit."""
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, {k: b.clone() for k, b in m.named_buffers()}) for m in bns]
     was_training = net.training

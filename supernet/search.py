@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,18 @@ def config_dict(cfg: Any) -> dict[str, Any]:
 
 
 def config_from_dict(d: dict[str, Any]) -> SearchConfig:
-    """A checkpoint's config, typed again: the space and strategy configs by their names."""
+    """A checkpoint's config, typed again: the space and strategy configs by their names.  A
+    strategy option that no longer exists (an older version's) is dropped with a warning, so an
+    old run can still be derived."""
     d = dict(d)
     space, strategy = space_config(d.pop("space")), d.pop("strategy")
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SearchConfig), d))
     cfg.space = space
-    cfg.strategy = strategy_config(strategy["name"], **{k: v for k, v in strategy.items() if k != "name"})
+    options = {k: v for k, v in strategy.items() if k != "name"}
+    gone = sorted(set(options) - {f.name for f in dataclasses.fields(strategy_config(strategy["name"]))})
+    if gone:
+        warnings.warn(f"the checkpoint's strategy options {gone} no longer exist in {strategy['name']}; ignored")
+    cfg.strategy = strategy_config(strategy["name"], **{k: v for k, v in options.items() if k not in gone})
     return cfg
 
 

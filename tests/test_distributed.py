@@ -33,7 +33,8 @@ dist.destroy_process_group()
     (29518, {"strategy.name": "darts"}),                              # the mixture through DDP
     (29519, {"strategy.name": "random", "strategy.num_candidates": 2}),   # children ranked on every rank's shard
     (29520, {"strategy.name": "reinforce"}),                          # one reward (and baseline) per global batch
-], ids=["proxyless", "darts", "random", "reinforce"])
+    (29521, {"strategy.name": "darts", "strategy.unrolled": True}),   # the virtual step on the global batch
+], ids=["proxyless", "darts", "random", "reinforce", "darts_unrolled"])
 def test_two_gloo_processes_match_one_process(tmp_path, port, options):
     script = tmp_path / "ddp.py"
     script.write_text(textwrap.dedent(SCRIPT.format(tests=str(TESTS), out=str(tmp_path), options=options)))

@@ -164,6 +164,11 @@ def test_a_target_a_loss_form_cannot_take_is_refused_before_training(tmp_path):
     cfg.latency = LatencyConfig(reject_over_target=True)
     with pytest.raises(ValueError, match="reject_over_target.*darts"):
         run_search(cfg, tmp_path / "run2", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+    cfg = tiny_config(**{"trainer.strict_fairness": True})
+    cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=9.0)
+    cfg.latency = LatencyConfig(reject_over_target=True)
+    with pytest.raises(ValueError, match="reject_over_target.*strict_fairness"):
+        run_search(cfg, tmp_path / "run3", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
 
 
 def test_the_latency_term_describes_the_network_derive_produces(tmp_path):
@@ -244,10 +249,13 @@ def test_hard_constraints_respect_the_target(tmp_path):
         constrained_choice(space, strategy.probabilities(), predictor, 0.01, space.choice_of(free))
 
     lat = lambda gates: predictor.of_genotype(space.genotype({k: g.active for k, g in gates.items()}))
-    samples = [lat(strategy.weight_sample()) for _ in range(40)]
+    samples = [lat(strategy.weight_child()) for _ in range(40)]
     target = sorted(samples)[len(samples) // 2]
     install_rejection(strategy, lat, target, max_tries=500)
-    assert all(lat(strategy.weight_sample()) <= target for _ in range(40))
+    assert all(lat(strategy.weight_child()) <= target for _ in range(40))
+    pinned = {d.name: 0 for d in space.decisions if d.kind == "input"}   # the topology warm-up's wiring
+    children = [strategy.weight_child(pinned) for _ in range(40)]
+    assert all(lat(g) <= target and all(g[k].active == 0 for k in pinned) for g in children)
 
 
 def test_constrained_derive_keeps_the_skip_cap(tmp_path):

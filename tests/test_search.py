@@ -97,6 +97,12 @@ def test_derive_from_checkpoint_writes_a_valid_genotype(tmp_path, tiny_data):
         for i, node in enumerate(cell.nodes):
             assert len(node) == 2
             assert all(0 <= src < i + 2 and op != "none" for op, src in node)
+    # a run of an older version, whose strategy had an option that no longer exists, still derives
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    state["config"]["strategy"]["unrolled_lr"] = 0.01
+    torch.save(state, tmp_path / "run" / "checkpoint.pt")
+    with pytest.warns(UserWarning, match=r"\['unrolled_lr'\] no longer exist"):
+        assert derive_run(tmp_path / "run", tmp_path / "old")[0] == genotype
     for key in ("cells", "alphas", "curves"):
         assert files[key].stat().st_size > 1000
 

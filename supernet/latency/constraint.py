@@ -20,7 +20,8 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
     ``admissible`` (the strategy's other derive rules, such as the skip cap)."""
     if set(probs) != set(space.by_name):
         raise ValueError("latency.constrained_derive needs a strategy that gives one probability vector per "
-                         f"decision; this one gives {sorted(set(probs) ^ set(space.by_name))[:3]} instead")
+                         f"decision; this one lacks {sorted(set(space.by_name) - set(probs))[:3]} and gives "
+                         f"{sorted(set(probs) - set(space.by_name))[:3]} that are not decisions")
     logp = {k: p.detach().clamp_min(1e-12).log() for k, p in probs.items()}
     choice = dict(choice)
     lat = predictor.of_genotype(space.genotype(choice))
@@ -38,22 +39,23 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
                 if best is None or score < best[0]:
                     best = (score, trial, trial_lat)
         if best is None:
-            raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: "
-                             f"the fastest reachable is {lat:.3f} ms; raise the target or shrink the space")
+            raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: the "
+                             f"fastest this greedy derive reaches is {lat:.3f} ms (one decision at a time, "
+                             "within strategy.max_skip); raise the target, the skip cap or shrink the space")
         _, choice, lat = best
     return choice
 
 
 def install_rejection(strategy, latency_of: Callable[[Mapping[str, Gate]], float], target_ms: float,
                       max_tries: int) -> None:
-    """Make ``strategy.weight_sample`` resample children whose latency is over the target (after
+    """Make ``strategy.weight_child`` resample children whose latency is over the target (after
     ``max_tries`` it keeps the fastest seen, so a step never stalls)."""
-    sample = strategy.weight_sample
+    sample = strategy.weight_child
 
-    def within_target():
+    def within_target(pinned: Mapping[str, int] = {}):
         best = None
         for _ in range(max_tries):
-            gates = sample()
+            gates = sample(pinned)
             lat = latency_of(gates)
             if lat <= target_ms:
                 return gates
@@ -61,4 +63,4 @@ def install_rejection(strategy, latency_of: Callable[[Mapping[str, Gate]], float
                 best = (lat, gates)
         return best[1]
 
-    strategy.weight_sample = within_target
+    strategy.weight_child = within_target

@@ -104,6 +104,9 @@ def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget |
     if lat.reject_over_target and not strategy.samples_children:
         raise ValueError(f"latency.reject_over_target resamples the weight step's children, and {strategy.name} "
                          "trains the mixture of every path instead: use latency.constrained_derive with it")
+    if lat.reject_over_target and cfg.trainer.strict_fairness:
+        raise ValueError("latency.reject_over_target resamples the weight step's children, and "
+                         "trainer.strict_fairness trains every candidate in every step: choose one of the two")
     table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
     predictor = LatencyPredictor(space, space.latency_model(info), table)
     out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size))

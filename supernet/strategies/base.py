@@ -81,10 +81,14 @@ class Strategy(nn.Module):
     def weight_sample(self) -> Mapping[str, Gate]:
         raise NotImplementedError
 
+    def weight_child(self, pinned: Mapping[str, int] = {}) -> Mapping[str, Gate]:
+        """The weight step's child: a sample with the decisions in ``pinned`` held at the given
+        candidates (the loop's topology warm-up); latency rejection wraps this."""
+        return {**self.weight_sample(), **child_gates(pinned)}
+
     def weight_forward(self, net: nn.Module, x: Tensor, pinned: Mapping[str, int] = {}) -> Tensor:
-        """Logits of the weight step (on the train split): by default one sampled child, with the
-        decisions in ``pinned`` held at the given candidates (the loop's topology warm-up)."""
-        return net(x, {**self.weight_sample(), **child_gates(pinned)})
+        """Logits of the weight step (on the train split): by default one sampled child."""
+        return net(x, self.weight_child(pinned))
 
     def arch_step(self, net: nn.Module, x: Tensor, y: Tensor, objective: Objective,
                   train: Optional[Batch] = None, w_opt: Optional[torch.optim.Optimizer] = None) -> dict[str, float]:

@@ -5,7 +5,9 @@ in the weight step and in the arch step alike.
 
 Arch gradient, first order: dL_val(w, alpha)/dalpha.  Second order (``unrolled``): with w' the
 weights after a virtual step of the weight optimizer on the train batch, as DARTS takes it
-(xi the current weight lr, mu its momentum, lambda its weight decay, b the momentum buffer),
+(xi the current weight lr, mu its momentum, lambda its weight decay, b the momentum buffer;
+DARTS takes the arch step before the weight step, the loop here after it, so b already holds
+this batch's gradient),
 w' = w - xi (mu b + dCE_train(w, alpha)/dw + lambda w),
     dL_val(w', alpha)/dalpha - xi * [dCE_train(w+, alpha)/dalpha - dCE_train(w-, alpha)/dalpha] / 2r
 with w+- = w +- r v, v = dL_val(w', alpha)/dw', r = eps / |v| (the finite-difference
@@ -28,6 +30,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..config import StrategyConfig
+from ..distributed import mean_over_ranks
 from .base import Strategy, apply_grads, arch_adam, register_strategy, step_metrics
 
 
@@ -148,13 +151,13 @@ class DARTS(Strategy):
 
         params = list(relaxed.parameters())
         w = [p.detach().requires_grad_() for p in params]
-        g_train = grads(run(w, train, F.cross_entropy)[0], w)
+        g_train = mean_over_ranks(grads(run(w, train, F.cross_entropy)[0], w))   # every rank: the global batch
         momentum = [w_opt.state.get(p, {}).get("momentum_buffer") for p in params]
         w1 = [(p - xi * (g + decay * p + (mu * b if b is not None else 0.0))).detach().requires_grad_()
               for p, g, b in zip(w, g_train, momentum)]
         loss, logits = run(w1, val, objective)
         g = grads(loss, alphas + w1)
-        d_alpha, v = g[:len(alphas)], g[len(alphas):]
+        d_alpha, v = g[:len(alphas)], mean_over_ranks(g[len(alphas):])
         r = self.cfg.unrolled_eps / torch.cat([t.flatten() for t in v]).norm()
         with torch.no_grad():
             w_plus = [p + r * t for p, t in zip(w, v)]
