@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .atomic import write_text_atomic
+
 SCHEMA = "supernet.genotype/v1"
 
 
@@ -138,11 +140,7 @@ def load_genotype(path: str | os.PathLike) -> Any:
 
 
 def save_genotype(genotype: Any, path: str | os.PathLike, **meta: Any) -> Path:
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(genotype.to_dict(**meta), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(genotype.to_dict(**meta), indent=2) + "\n")
 
 
 SCHEMAS[SCHEMA] = genotype_from_dict

@@ -19,6 +19,7 @@ from matplotlib.patches import Ellipse, FancyArrowPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
+from .atomic import write_atomic
 from .chain.genotype import ChainGenotype
 from .genotype import CellGenotype, Genotype
 from .ops import mbconv_params
@@ -34,16 +35,7 @@ _TS = (0.62, 0.52, 0.72, 0.42, 0.8, 0.32)  # label spots along an edge: past the
 
 
 def _save(fig: Figure, path: PathLike, dpi: int = 120) -> Path:
-    """Write through a temp file so a reader (or a crash mid-write) never sees half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
 
 
 # ---------------------------------------------------------------------------------- genotype

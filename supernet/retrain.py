@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from .atomic import write_atomic, write_text_atomic
 from .chain.genotype import ChainGenotype
 from .chain.network import ChainNetwork
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -208,17 +209,27 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
                "test_acc": metrics[-1]["test_acc"] if metrics else None,
                "ema_test_acc": metrics[-1].get("ema_test_acc") if metrics else None,
                "params": count_parameters(net), "multiply_adds": multiply_adds(net, shape),
-               "input_shape": list(shape)}
+               "input_shape": list(shape), "network": network_record(cfg, genotype, info)}
     files = {"metrics": out_dir / "metrics.csv", "checkpoint": ckpt_path,
              "model": _save_weights(net, out_dir / "model.pt"),
-             "genotype": save_genotype(genotype, out_dir / "genotype.json", source=str(cfg.genotype)),
+             "genotype": save_genotype(genotype, out_dir / "genotype.json", source=str(cfg.genotype),
+                                       network=summary["network"]),
              "curves": plot_metrics(metrics, out_dir / "curves.png",
                                     ["train_loss", "test_loss", "train_acc", "test_acc", "ema_test_acc"])}
-    files["result"] = out_dir / "result.json"
-    tmp = files["result"].with_name("result.json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, files["result"])
+    files["result"] = write_text_atomic(out_dir / "result.json", json.dumps(summary, indent=2) + "\n")
     return RetrainResult(out_dir, summary, metrics, files)
+
+
+def network_record(cfg: RetrainConfig, genotype: Genotype | ChainGenotype, info: DataInfo) -> dict[str, Any]:
+    """What the timm entry needs besides the genotype to rebuild the trained network (recorded
+    as genotype.json's meta.network and in result.json, read by ``timm.create_model``)."""
+    if isinstance(genotype, ChainGenotype):
+        return {"model": "supernet_chain", "in_chans": info.in_channels, "num_classes": info.num_classes}
+    m = cfg.model
+    cifar = m.form == "cifar"
+    return {"model": "supernet_cifar" if cifar else "supernet_mobile", "in_chans": info.in_channels,
+            "num_classes": info.num_classes, "layers": m.layers, "init_channels": m.init_channels,
+            **({"stem_multiplier": m.stem_multiplier} if cifar else {})}
 
 
 def _save_weights(net: torch.nn.Module, path: Path) -> Path:
@@ -226,7 +237,4 @@ def _save_weights(net: torch.nn.Module, path: Path) -> Path:
     ``timm.create_model(..., checkpoint_path=...)`` loads into a model built without the head."""
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()
              if not k.startswith("auxiliary_head.")}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda tmp: torch.save(state, tmp))

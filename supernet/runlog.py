@@ -3,18 +3,22 @@ after every epoch, so a killed run leaves a complete file) and the one-line cons
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+from typing import Any
+
+from .atomic import write_atomic
 
 
-def write_csv(rows: list[dict[str, float]], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+def write_csv(rows: list[dict[str, Any]], path: Path, keys: list[str] | None = None) -> Path:
+    """``rows`` as CSV with the columns ``keys`` (default: every key of any row, in order)."""
+    keys = keys or list(dict.fromkeys(k for row in rows for k in row))
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+    return write_atomic(path, write)
 
 
 def format_row(row: dict[str, float]) -> str:

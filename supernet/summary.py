@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 from hydra.experimental.callback import Callback
 
+from .atomic import write_text_atomic
 from .pareto import pareto_front
+from .runlog import write_csv
 from .plots import plot_accuracy_latency
 
 STATUS_FILE = "status.json"
@@ -86,7 +88,17 @@ def collect_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
     runs = sorted(p.parent.parent for p in root.rglob(".hydra/config.yaml") if p.parent.parent != root)
     if not runs:
         raise FileNotFoundError(f"{root}: holds no run folders (none has .hydra/config.yaml)")
-    return [summarize_run(run, root) for run in runs]
+    return [_summarize_or_broken(run, root) for run in runs]
+
+
+def _summarize_or_broken(run: Path, root: Path) -> dict[str, Any]:
+    """A run whose records cannot be read (a file cut short by a full disk, say) is listed as
+    broken with the reason, and the summary goes on."""
+    try:
+        return summarize_run(run, root)
+    except (OSError, ValueError, yaml.YAMLError) as e:     # JSONDecodeError is a ValueError
+        return {**dict.fromkeys(COLUMNS), "run": str(run.relative_to(root)), "status": "broken",
+                "error": f"unreadable record: {type(e).__name__}: {e}"}
 
 
 def _fmt(v) -> str:
@@ -98,14 +110,10 @@ def _fmt(v) -> str:
 def write_summary(rows: list[dict[str, Any]], out_dir: str | os.PathLike) -> dict[str, Path]:
     """summary.csv, summary.md and accuracy_latency.png (front per hardware target)."""
     out_dir = Path(out_dir)
-    files = {"csv": out_dir / "summary.csv", "markdown": out_dir / "summary.md"}
-    with files["csv"].open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows({k: _fmt(row[k]) for k in COLUMNS} for row in rows)
+    files = {"csv": write_csv([{k: _fmt(row[k]) for k in COLUMNS} for row in rows], out_dir / "summary.csv", COLUMNS)}
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_fmt(row[k]).replace("|", "/") for k in COLUMNS) + " |" for row in rows]
-    files["markdown"].write_text("\n".join(lines) + "\n")
+    files["markdown"] = write_text_atomic(out_dir / "summary.md", "\n".join(lines) + "\n")
     points = [{"latency_ms": r["table_latency_ms"], "accuracy": r["val_acc"], "group": r["hardware"],
                "label": r["run"]} for r in rows
               if r["status"] == "finished" and r["table_latency_ms"] is not None and r["val_acc"] is not None]
@@ -132,8 +140,7 @@ class RunStatusCallback(Callback):
         status = {"status": job_return.status.name.lower()}
         if status["status"] == "failed":
             status["error"] = f"{type(job_return._return_value).__name__}: {job_return._return_value}"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / STATUS_FILE).write_text(json.dumps(status) + "\n")
+        write_text_atomic(out / STATUS_FILE, json.dumps(status) + "\n")
 
 
 class SummaryCallback(Callback):

@@ -305,7 +305,7 @@ def test_chain_retrains_and_its_weights_load_into_timm(tmp_path):
     cfg.model.drop_path_prob = 0.1
     result = run_retrain(cfg, tmp_path / "run", data=(blobs(64, seed=0), blobs(32, seed=1), INFO))
     assert result.summary["form"] == "chain" and result.summary["params"] > 0
-    net = timm.create_model("supernet_chain", genotype=str(path), num_classes=3, in_chans=1,
+    net = timm.create_model("supernet_chain", genotype=str(result.files["genotype"]),   # records in_chans, classes
                             checkpoint_path=str(result.files["model"])).eval()
     ours = ChainNetwork(genotype, 1, 3)
     ours.load_state_dict(torch.load(result.files["model"], weights_only=True))

@@ -198,6 +198,12 @@ def test_retrain_resume_equals_uninterrupted(tmp_path, monkeypatch):
     assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in full.metrics]
     a, b = torch.load(full.files["model"]), torch.load(resumed.files["model"])
     assert all(torch.equal(a[k], b[k]) for k in a)
-    loaded = timm.create_model("supernet_cifar", genotype="darts_v2", num_classes=3, in_chans=1, layers=3,
-                               init_channels=4, stem_multiplier=1, checkpoint_path=str(full.files["model"]))
+    # the README's line: the retrain's genotype.json carries the network it trained
+    loaded = timm.create_model("supernet_cifar", genotype=str(full.files["genotype"]),
+                               checkpoint_path=str(full.files["model"])).eval()
     assert count_parameters(loaded) == full.summary["params"]
+    assert full.summary["network"] == {"model": "supernet_cifar", "in_chans": 1, "num_classes": 3, "layers": 3,
+                                       "init_channels": 4, "stem_multiplier": 1}
+    assert loaded.state_dict().keys() == a.keys() and all(torch.equal(loaded.state_dict()[k], a[k]) for k in a)
+    with pytest.raises(GenotypeError, match="retrained as supernet_cifar"):
+        timm.create_model("supernet_mobile", genotype=str(full.files["genotype"]))

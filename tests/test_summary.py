@@ -39,14 +39,17 @@ def test_summary_of_hand_made_runs(tmp_path):
     _fake_run(tmp_path, "3", "gpu", 2.0, 0.70)
     _fake_run(tmp_path, "4", "cpu", None, 0.5, epochs=3, done=1)   # killed after one epoch
     _fake_run(tmp_path, "5", "cpu", 5.0, 0.6, epochs=3, done=2, target="null", completed=True)   # stopped early
+    _fake_run(tmp_path, "6", "cpu", 5.0, 0.6, completed=True)
+    (tmp_path / "6" / "status.json").write_text("")      # what a full disk used to leave
     rows, files = summarize(tmp_path)
-    assert [r["status"] for r in rows] == ["finished"] * 4 + ["unfinished", "finished"]
+    assert [r["status"] for r in rows] == ["finished"] * 4 + ["unfinished", "finished", "broken"]
+    assert "unreadable record: JSONDecodeError" in rows[6]["error"]
     assert rows[1]["table_latency_ms"] == 6.0 and rows[1]["val_acc"] == 0.85
     assert rows[1]["measured_latency_ms"] == 6.5 and rows[1]["params_M"] == 1.5 and rows[1]["madds_M"] == 250.0
     assert rows[0]["search_s"] == 3.0 and rows[3]["hardware"] == "gpu"
     assert rows[1]["target_ms"] == 5.0 and rows[5]["target_ms"] == 4.0   # the hardware's target when unset
     table = files["markdown"].read_text()
-    assert table.count("\n") == 2 + 6 and "unfinished" in table
+    assert table.count("\n") == 2 + 7 and "unfinished" in table and "broken" in table
     assert files["plot"].stat().st_size > 5000
 
 

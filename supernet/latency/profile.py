@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..atomic import write_text_atomic
 from ..data import build_dataset
 from ..decisions import SearchSpace, uniform_choice
 from ..genotypes import resolve_genotype
@@ -151,8 +152,7 @@ def run_validation(cfg, out_dir) -> dict:
         genotypes[str(spec)] = genotype
     result = validate(predictor, genotypes, info, bench, cfg.progress)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "latency_validation.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_text_atomic(out_dir / "latency_validation.json", json.dumps(result, indent=2) + "\n")
     result["plot"] = plot_latency_validation(result["rows"], out_dir / "latency_validation.png",
                                              f"{hw.name}: {len(genotypes)} children")
     return result

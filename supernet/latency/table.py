@@ -13,6 +13,8 @@ from typing import Any
 import torch
 import yaml
 
+from ..atomic import write_text_atomic
+
 SCHEMA = "supernet.latency_table/v2"
 UNITS = "ms"
 REQUIRED_META = ("device", "torch", "processor", "threads", "batch_size", "dtype", "date", "method")
@@ -63,12 +65,7 @@ class LatencyTable:
                 "entries": dict(sorted(self.entries.items()))}
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        path = Path(path or self.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path or self.path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 def measurement_meta(device: str, threads: int, batch_size: int, dtype: str, warmup: int, repeat: int) -> dict:
