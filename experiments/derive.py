@@ -1,7 +1,9 @@
 """Derive the genotype of a finished or interrupted search:
 ``python experiments/derive.py run=<search output folder or checkpoint.pt> [out=<folder>]``."""
+import sys
+
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
 from supernet.derive import derive_run
@@ -11,6 +13,9 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="derive")
 def main(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "run"):
+        sys.exit("derive needs the search to derive from: python experiments/derive.py run=<search output "
+                 "folder or its checkpoint.pt> [out=<folder>]")
     genotype, files = derive_run(cfg.run, cfg.out)
     print(genotype.summary())
     for name, path in files.items():

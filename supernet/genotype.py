@@ -118,7 +118,10 @@ SCHEMAS: dict[str, Callable[[Any], Any]] = {}   # schema -> parser; the chain ge
 
 def parse_genotype(d: Any) -> Any:
     """A genotype of any kind from its JSON object, by its ``schema``."""
-    schema = d.get("schema") if isinstance(d, dict) else None
+    if not isinstance(d, dict):
+        raise GenotypeError(f"a genotype is a JSON object with a 'schema' key (one of "
+                            f"{', '.join(map(repr, SCHEMAS))}), got a JSON {type(d).__name__}")
+    schema = d.get("schema")
     if schema not in SCHEMAS:
         raise GenotypeError(f"schema: expected one of {', '.join(map(repr, SCHEMAS))}, got {schema!r}")
     return SCHEMAS[schema](d)

@@ -105,3 +105,7 @@ def test_chain_search_then_derive_scripts(tmp_path):
     res = _run("derive.py", f"run={run_dir}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads((run_dir / "genotype.json").read_text())["blocks"] == genotype["blocks"]
+    assert not list(tmp_path.glob("*.log")) and not list(run_dir.glob("*.log"))   # no empty hydra logs
+    res = _run("derive.py", cwd=tmp_path)
+    assert res.returncode != 0 and "derive needs the search to derive from: python experiments/derive.py run=" \
+        in res.stderr and "Traceback" not in res.stderr

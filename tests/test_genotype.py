@@ -49,3 +49,6 @@ def test_not_json_and_missing_file(tmp_path):
         load_genotype(tmp_path / "missing.json")
     with pytest.raises(GenotypeError, match="expected a JSON object"):
         genotype_from_dict([1, 2])
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(GenotypeError, match="list.json: a genotype is a JSON object .* got a JSON list"):
+        load_genotype(tmp_path / "list.json")
