@@ -172,9 +172,8 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
                     loss = loss + cfg.model.auxiliary_weight * F.cross_entropy(
                         aux.float(), y, label_smoothing=tr.label_smoothing)
             if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"training loss is {loss.item()} at epoch {epoch + 1}, step {step}; the checkpoint of the "
-                    "last finished epoch is kept. Lower trainer.lr or trainer.grad_clip and run again with resume=true")
+                raise NonFiniteLossError.at("training", loss.item(), epoch, step, ckpt_path,
+                                            "trainer.lr or a tighter trainer.grad_clip")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)

@@ -37,7 +37,15 @@ from .strategies import Strategy, build_strategy, strategy_config
 
 
 class NonFiniteLossError(RuntimeError):
-    pass
+    """A loss went NaN or infinite; the message says what was kept and what to run next."""
+
+    @classmethod
+    def at(cls, what: str, loss: float, epoch: int, step: int, ckpt: Path, knobs: str,
+           kept_hint: str = "") -> "NonFiniteLossError":
+        kept = f"the last good checkpoint {ckpt} is kept{kept_hint}" if ckpt.exists() else "no epoch had finished"
+        return cls(f"{what} loss is {loss} at epoch {epoch + 1}, step {step}; {kept}. Start a new run (another "
+                   f"hydra.run.dir) with a lower {knobs}: resume=true continues a run with its own settings "
+                   "and would meet the same loss")
 
 
 @dataclass
@@ -91,10 +99,9 @@ def _check_same_search(saved: dict[str, Any], cfg: SearchConfig, ckpt: Path) -> 
 
 def _check_finite(loss: torch.Tensor, what: str, epoch: int, step: int, ckpt: Path) -> None:
     if not torch.isfinite(loss):
-        kept = f"the last good checkpoint {ckpt} is kept" if ckpt.exists() else "no epoch had finished yet"
-        raise NonFiniteLossError(
-            f"{what} loss is {loss.item()} at epoch {epoch + 1}, step {step}; {kept}. Lower "
-            "trainer.lr or strategy.arch_lr, or tighten trainer.grad_clip, then run again with resume=true")
+        raise NonFiniteLossError.at(what, loss.item(), epoch, step, ckpt, "trainer.lr or strategy.arch_lr, or a "
+                                    "tighter trainer.grad_clip", f" (its genotype: python experiments/derive.py "
+                                    f"run={ckpt.parent})")
 
 
 def _endless(loader):

@@ -133,8 +133,18 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path, tiny_data):
     train, val, info = tiny_data
     x, y = train.tensors
     bad = TensorDataset(torch.full_like(x, float("nan")), y)
-    with pytest.raises(NonFiniteLossError, match="weight loss is nan at epoch 1.*resume=true"):
+    with pytest.raises(NonFiniteLossError, match="weight loss is nan at epoch 1.*no epoch had finished"):
         run_search(tiny_config(), tmp_path, data=(bad, val, info))
+
+
+def test_the_non_finite_loss_advice_works_when_followed(tmp_path, tiny_data):
+    """trainer.lr=1e9 diverges; the error says to start a new run with a lower lr, and that run
+    finishes (resume=true would continue with the old settings, and said so before it failed)."""
+    cfg = tiny_config(**{"trainer.epochs": 2, "trainer.lr": 1e9, "trainer.grad_clip": 1e9})
+    with pytest.raises(NonFiniteLossError, match=r"Start a new run \(another hydra.run.dir\) with a lower trainer.lr"):
+        run_search(cfg, tmp_path / "first", data=tiny_data)
+    cfg.trainer.lr, cfg.trainer.grad_clip = 0.05, 5.0
+    assert len(run_search(cfg, tmp_path / "second", data=tiny_data).metrics) == 2
 
 
 def test_bad_values_fail_before_training(tmp_path, tiny_data):
