@@ -1,6 +1,7 @@
 """Latency tables: format and errors, expected latency against the table latency of a child,
 gradients against finite differences, the loss forms, the hard constraints, and a latency-aware
 search that meets its target."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
 from conftest import blobs, tiny_config
-from supernet.config import HardwareConfig, LatencyConfig
+from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
 from supernet.latency import (LOSS_FORMS, LatencyPredictor, LatencyTable, MissingEntryError, TableError,
                               latency_loss, load_table)
@@ -69,6 +73,28 @@ def test_missing_entry_names_the_signature_and_the_command(tmp_path):
     del table.entries[gone]
     with pytest.raises(MissingEntryError, match=f"{gone.replace('|', '.')}.*profile_latency.py hardware=syn"):
         LatencyPredictor(space, model, table)
+
+
+def test_the_missing_entry_command_measures_the_search_s_space_and_hardware(tmp_path):
+    """The command a search prints for a missing entry composes, as printed, the profile config
+    of exactly that space, input size and hardware (the profile app's defaults are others)."""
+    cfg = tiny_config(**{"space.ops": ["sep_conv_3x3", "skip_connect"], "space.nodes": 2})
+    path = synthetic_table(tmp_path, cfg)
+    table = load_table(path, "syn", 1, "float32")
+    del table.entries[next(iter(table.entries))]
+    table.save(path)
+    cfg.hardware = HardwareConfig(name="syn", table=str(path), target_ms=9.0, threads=1)
+    with pytest.raises(MissingEntryError) as err:
+        run_search(cfg, tmp_path / "run", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+    command = str(err.value).split("with: ", 1)[1]
+    assert command.startswith("python experiments/profile_latency.py ")
+    register_configs()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        profile = OmegaConf.to_object(compose("profile", overrides=command.split()[2:]))
+    assert dataclasses.asdict(profile.hardware) == dataclasses.asdict(cfg.hardware)
+    assert {k: v for k, v in dataclasses.asdict(profile.space).items() if k != "name"} == \
+        {k: v for k, v in dataclasses.asdict(cfg.space).items() if k != "name"}
+    assert profile.data.image_size == INFO.image_size
 
 
 def _one_hot_strategy(cfg, space, seed=0):

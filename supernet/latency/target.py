@@ -4,8 +4,9 @@ MnasNet reward factor for the reward-driven ones (from the table or measured on 
 and the hard constraints."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
@@ -17,7 +18,7 @@ from .constraint import constrained_choice, install_rejection
 from .loss import LOSS_FORMS, check_target, latency_loss
 from .predict import LatencyPredictor
 from .profile import Bench, end_to_end_ms
-from .table import load_table, measurement_meta
+from .table import MissingEntryError, load_table, measurement_meta
 
 REWARD_SOURCES = ("table", "measured")
 
@@ -85,6 +86,24 @@ class HardwareTarget:
         return end_to_end_ms(genotype, self.space, info, self.bench)
 
 
+def _override(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_override(v) for v in value) + "]"
+    return str(value)
+
+
+def profile_command(cfg, info) -> str:
+    """The profile_latency.py command that measures ``cfg``'s table for exactly its space,
+    input size and hardware settings (each spelled out: the profile app has its own defaults)."""
+    group = "proxyless_chain" if cfg.space.name == "proxyless_chain" else "darts"
+    fields = [f"{prefix}.{k}={_override(v)}" for prefix, c in (("hardware", cfg.hardware), ("space", cfg.space))
+              for k, v in dataclasses.asdict(c).items() if not (prefix == "space" and k == "name")]
+    return (f"python experiments/profile_latency.py data={cfg.data.name} data.image_size={info.image_size} "
+            f"space={group} " + " ".join(fields))
+
+
 def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget | None:
     """The search's hardware target (None without a table); checks everything before training
     and installs the latency into the strategy: the reward of reward-driven strategies, the
@@ -108,7 +127,13 @@ def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget |
         raise ValueError("latency.reject_over_target resamples the weight step's children, and "
                          "trainer.strict_fairness trains every candidate in every step: choose one of the two")
     table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
-    predictor = LatencyPredictor(space, space.latency_model(info), table)
+    try:
+        predictor = LatencyPredictor(space, space.latency_model(info), table)
+    except MissingEntryError as e:
+        if "imported" in table.meta:
+            raise
+        raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
+                                f"size with: {profile_command(cfg, info)}") from None
     out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size))
     if lat.loss != "none" and strategy.reward is not None:
         latency = MeasuredLatency(space, info, out.bench) if lat.reward == "measured" else out.of_choice
