@@ -109,7 +109,8 @@ class TrainerConfig:
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     device: str = "cpu"
-    threads: int = 0                # torch.set_num_threads (0: leave as is)
+    threads: int = 1                # torch.set_num_threads (0: torch's default, one per core); 1 because a
+                                    # busy core stalls the others (benchmarks/threads.py)
     progress: bool = True
     stop_at_skips: int = 0          # stop when a derived cell has this many skip_connect (0: never)
     bn_images: int = 256            # train images that re-estimate BN for a child measured on shared weights
