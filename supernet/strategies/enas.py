@@ -12,12 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..evaluate import own_bn_statistics
 from ..gates import child_gates
 from ..config import StrategyConfig
 from ..decisions import Decision, SearchSpace
 from .base import Strategy, arch_adam, register_strategy, step_metrics
-from .policy import MovingAverageBaseline, accuracy, accuracy_reward, reinforce_step
+from .policy import MovingAverageBaseline, accuracy, accuracy_reward, child_on_val, reinforce_step
 
 Pick = Callable[[Decision, Tensor], int]   # (decision, its logits) -> chosen candidate
 
@@ -99,9 +98,7 @@ class ENAS(Strategy):
 
     def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         choice, log_prob, entropy = self.sample()
-        with own_bn_statistics(net, child_gates(choice), [train or (x, y)], x.device), torch.no_grad():
-            logits = net(x, child_gates(choice))
-            loss = objective(logits, y)
+        logits, loss = child_on_val(net, choice, x, y, objective, train)
         advantage = self.baseline.advantage(self.reward(accuracy(logits, y), choice))
         reinforce_step(self.optimizer, log_prob, advantage, entropy, self.cfg.entropy_weight)
         return step_metrics(loss, logits, y)

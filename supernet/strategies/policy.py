@@ -14,6 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from ..distributed import all_reduce_sum, current_world
+from ..evaluate import own_bn_statistics
+from ..gates import child_gates
 
 Reward = Callable[[float, Mapping[str, int]], float]     # (val accuracy of the child, its choice)
 
@@ -23,6 +25,17 @@ def accuracy(logits: Tensor, y: Tensor) -> float:
     rank must fold the same reward into its baseline and its update."""
     counts = all_reduce_sum({"correct": float((logits.argmax(1) == y).sum()), "total": float(len(y))}, current_world())
     return counts["correct"] / max(counts["total"], 1.0)
+
+
+def child_on_val(net: nn.Module, choice: Mapping[str, int], x: Tensor, y: Tensor, objective,
+                 train: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+    """Logits and objective of a sampled child on the val batch ``(x, y)``, its BN statistics
+    re-estimated on the weight step's batch ``train`` (the val batch when there is none): what
+    a reward reads, leaving the supernet's own statistics as they were."""
+    gates = child_gates(choice)
+    with own_bn_statistics(net, gates, [train or (x, y)], x.device), torch.no_grad():
+        logits = net(x, gates)
+        return logits, objective(logits, y)
 
 
 def accuracy_reward(acc: float, choice: Mapping[str, int]) -> float:

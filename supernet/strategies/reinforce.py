@@ -1,19 +1,17 @@
 """ProxylessNAS's REINFORCE variant: alpha is the logits of independent per-decision
-categoricals, updated by policy gradient on the reward of the child sampled on the val batch (its BN
-statistics re-estimated on the step's train batch, evaluate.py), with a moving-average baseline.  No gradient flows through the network, so the reward may be
+categoricals, updated by policy gradient on the reward of the child sampled on the val batch
+(its BN statistics re-estimated on the step's train batch, evaluate.py), with a moving-average
+baseline.  No gradient flows through the network, so the reward may be
 anything measured on the child (see policy.py: accuracy, or MnasNet's latency-aware reward)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 
 from ..config import StrategyConfig
-from ..evaluate import own_bn_statistics
-from ..gates import child_gates
 from .base import AlphaStrategy, register_strategy, step_metrics
-from .policy import MovingAverageBaseline, accuracy, accuracy_reward, reinforce_step
+from .policy import MovingAverageBaseline, accuracy, accuracy_reward, child_on_val, reinforce_step
 
 
 @dataclass
@@ -32,9 +30,7 @@ class Reinforce(AlphaStrategy):
 
     def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         choice = {name: self._sample(p, 1)[0] for name, p in self.probabilities().items()}
-        with own_bn_statistics(net, child_gates(choice), [train or (x, y)], x.device), torch.no_grad():
-            logits = net(x, child_gates(choice))
-            loss = objective(logits, y)
+        logits, loss = child_on_val(net, choice, x, y, objective, train)
         log_prob = sum(F.log_softmax(self.alphas[name], -1)[k] for name, k in choice.items())
         reinforce_step(self.optimizer, log_prob, self.baseline.advantage(self.reward(accuracy(logits, y), choice)))
         return step_metrics(loss, logits, y)
