@@ -37,19 +37,12 @@ from supernet.config import register_configs
 from supernet.data import build_search_data
 from supernet.decisions import uniform_choice
 from supernet.distributed import World
-from supernet.evaluate import ChildProbe
 from supernet.gates import child_gates
 from supernet.ops import OPS, build_op
-from supernet.search import run_search, search_loader
+from supernet.search import child_probe, run_search, search_loader
 from supernet.stats import kendall_tau
 
 SPACES = {"cell": [], "chain": ["space=proxyless_chain_cpu"]}
-
-
-def probe_for(net, cfg, train, val) -> ChildProbe:
-    world = World()
-    return ChildProbe(net, search_loader(train, cfg.trainer.bn_images, cfg.seed, world, 0),
-                      search_loader(val, cfg.trainer.bn_images, cfg.seed, world, 0), "cpu", world)
 
 
 def train_alone(space, cfg, choice, train, info) -> tuple[torch.nn.Module, int]:
@@ -121,10 +114,10 @@ def main() -> None:
             train, val, _ = build_search_data(cfg.data, cfg.seed)
             gen = torch.Generator().manual_seed(2024)
             children = [uniform_choice(space, gen, allow_none=False) for _ in range(a.children)]
-            probe = probe_for(result.net, cfg, train, val)
+            probe = child_probe(result.net, train, val, cfg, World(), 0, "cpu")
             shared = [probe.accuracy(c) for c in children]
             alone, steps = train_alone(space, cfg, children[0], train, result.info)
-            fixed = probe_for(alone, cfg, train, val).accuracy(children[0])
+            fixed = child_probe(alone, train, val, cfg, World(), 0, "cpu").accuracy(children[0])
             print(f"[{label}] {' '.join(SPACES[label] + overrides) or 'the default'}: search {secs:.0f} s, "
                   f"{steps} weight steps")
             print(f"  (a) {a.children} sampled children on the shared weights (BN re-estimated): mean "

@@ -150,6 +150,15 @@ def search_loader(dataset: Dataset, batch_size: int, seed: int, world: World, ep
     return DataLoader(dataset, batch_size=batch_size // world.size, sampler=sampler, num_workers=num_workers)
 
 
+def child_probe(net: torch.nn.Module, train_set: Dataset, val_set: Dataset, cfg: SearchConfig, world: World,
+                epoch: int, device) -> ChildProbe:
+    """How a search measures its children in ``epoch``: one batch of ``trainer.bn_images``
+    train images re-estimates BN, the whole val split scores."""
+    loaders = (search_loader(d, cfg.trainer.bn_images, cfg.seed, world, epoch, cfg.data.num_workers)
+               for d in (train_set, val_set))
+    return ChildProbe(net, *loaders, device, world)
+
+
 def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
                data: tuple[Dataset, Dataset, DataInfo] | None = None) -> SearchResult:
     """Search with ``cfg``; ``data`` = (train split, val split, info) replaces the configured
@@ -223,15 +232,6 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         ce = F.cross_entropy(logits, y)
         return hw.arch_loss(ce, strategy) if hw else ce
 
-    def epoch_data(epoch: int):
-        """The epoch's weight and arch loaders, and the probe that measures its children (one
-        batch of ``trainer.bn_images`` train images re-estimates BN, the whole val split scores)."""
-        train_loader, val_loader, calib_loader, probe_loader = (
-            search_loader(dataset, size, cfg.seed, world, epoch, cfg.data.num_workers)
-            for dataset, size in ((train_set, cfg.data.batch_size), (val_set, cfg.data.batch_size),
-                                  (train_set, tr.bn_images), (val_set, tr.bn_images)))
-        return train_loader, val_loader, ChildProbe(net, calib_loader, probe_loader, device, world)
-
     # The topology warm-up holds every input decision at one child's (drawn from the seed), so
     # the first weight steps train the op modules on one fixed topology before every decision
     # varies (progressive shrinking's order: one network first, then the space).
@@ -239,7 +239,9 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
     topology = {d.name: seeded[d.name] for d in space.decisions if d.kind == "input"}
     for epoch in range(start, tr.epochs):
         t0 = time.perf_counter()
-        train_loader, val_loader, probe = epoch_data(epoch)
+        train_loader, val_loader = (search_loader(d, cfg.data.batch_size, cfg.seed, world, epoch, cfg.data.num_workers)
+                                    for d in (train_set, val_set))
+        probe = child_probe(net, train_set, val_set, cfg, world, epoch, device)
         search_arch = epoch >= tr.warmup_epochs
         pinned = topology if epoch < min(tr.topology_warmup_epochs, tr.warmup_epochs) else {}
         strategy.on_epoch_start(max(epoch - tr.warmup_epochs, 0), tr.epochs - tr.warmup_epochs)
@@ -307,8 +309,9 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             break
 
     genotype, meta = derive_genotype(cfg, strategy, hw, info, measure=world.is_main)
-    meta["shared_weights"] = trust_figures(epoch_data(len(metrics))[2], space, space.choice_of(genotype),
-                                           tr.final_quality_children, torch.Generator().manual_seed(cfg.seed))
+    meta["shared_weights"] = trust_figures(child_probe(net, train_set, val_set, cfg, world, len(metrics), device), space,
+                                           space.choice_of(genotype), tr.final_quality_children,
+                                           torch.Generator().manual_seed(cfg.seed))
     files = {}
     if world.is_main:
         sw = meta["shared_weights"]
