@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import math
 import statistics
@@ -65,6 +66,7 @@ def train_alone(space, cfg, choice, train, info) -> tuple[torch.nn.Module, int]:
     return net, steps
 
 
+@functools.cache
 def parameter_free(op: str) -> bool:
     """Whether a cell op computes without weights (a chain's `zero` is not a cell op)."""
     return op in OPS and op != "none" and not any(p.numel() for p in build_op(op, 4, 4, 1, False).parameters())

@@ -13,8 +13,8 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
     x, y = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
     dx, dy = torch.sign(x[:, None] - x[None]), torch.sign(y[:, None] - y[None])
     upper = torch.ones_like(dx, dtype=torch.bool).triu(1)
-    tied_x, tied_y = int((dx[upper] != 0).sum()), int((dy[upper] != 0).sum())
-    return float((dx * dy)[upper].sum()) / (tied_x * tied_y) ** 0.5 if tied_x and tied_y else 0.0
+    untied_x, untied_y = int((dx[upper] != 0).sum()), int((dy[upper] != 0).sum())
+    return float((dx * dy)[upper].sum()) / (untied_x * untied_y) ** 0.5 if untied_x and untied_y else 0.0
 
 
 def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:

@@ -58,6 +58,7 @@ class DARTSConfig(StrategyConfig):
 @register_strategy("darts", DARTSConfig)
 class DARTS(Strategy):
     samples_children = False
+
     def __init__(self, space, cfg):
         super().__init__(space, cfg)
         self.alphas = nn.ParameterDict({
