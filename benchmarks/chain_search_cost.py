@@ -18,7 +18,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from supernet.chain.network import ChainNetwork
+from supernet.spaces.proxyless_chain.network import ChainNetwork
 from supernet.config import ChainSpaceConfig
 from supernet.data import DataInfo
 from supernet.gates import child_gates

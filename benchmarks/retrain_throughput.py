@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from supernet.genotypes import published_genotype
 from supernet.measure import median_time
-from supernet.network import DiscreteNetwork
+from supernet.spaces.nasnet_cell.network import DiscreteNetwork
 
 
 def train_step_fn(device: str, batch: int, layers: int, channels: int, compile_: bool, channels_last: bool,

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from supernet.config import DARTS_OPS, NASNET_OPS
 from supernet.gates import Gate
 from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes
-from supernet.network import DiscreteNetwork
-from supernet.search_network import SearchNetwork
-from supernet.space import CellSpace
+from supernet.spaces.nasnet_cell.network import DiscreteNetwork
+from supernet.spaces.nasnet_cell.supernet import SearchNetwork
+from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
 
 OP_SETS = {

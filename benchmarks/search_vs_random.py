@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 
 from standalone import Yardstick, percentile, recipe_text, spread_and_noise
 from supernet.config import register_configs
-from supernet.decisions import uniform_choice
+from supernet.spaces.base import uniform_choice
 from supernet.latency.target import hardware_target
 from supernet.search import build_space_and_strategy, run_search
 from supernet.strategies import STRATEGIES

@@ -24,7 +24,7 @@ from supernet.config import DARTS_OPS, CellSpaceConfig, DataConfig, SearchConfig
 from supernet.data import DataInfo
 from supernet.measure import median_time, saved_tensor_bytes
 from supernet.search import run_search
-from supernet.space import CellSpace
+from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
 from supernet.synthetic import planted_task, recovered_fraction
 

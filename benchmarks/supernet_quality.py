@@ -36,7 +36,7 @@ from search_vs_random import search_config
 from standalone import Yardstick, recipe_text, spread_and_noise
 from supernet.config import register_configs
 from supernet.data import build_search_data
-from supernet.decisions import uniform_choice
+from supernet.spaces.base import uniform_choice
 from supernet.distributed import World
 from supernet.gates import child_gates
 from supernet.ops import OPS, build_op

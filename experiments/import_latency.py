@@ -4,7 +4,7 @@ writes ``latency_tables/<hardware>.yaml``; add ``conf/hardware/<hardware>.yaml``
 (see conf/hardware/pixel1.yaml).  (Not a hydra app: it takes a file, not a config.)"""
 import argparse
 
-from supernet.chain.proxyless_format import import_table_file
+from supernet.spaces.proxyless_chain.proxyless_format import import_table_file
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 from . import models  # noqa: F401  (registers the discrete networks with timm's model registry)
 from .genotype import Genotype, load_genotype, save_genotype
 from .genotypes import published_names, resolve_genotype
-from .space import CellSpace
+from .spaces.nasnet_cell.space import CellSpace
 
 __version__ = "0.1.0"
 __all__ = ["CellSpace", "Genotype", "load_genotype", "published_names", "resolve_genotype", "save_genotype",

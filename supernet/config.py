@@ -63,7 +63,7 @@ class ChainSpaceConfig:
     3x3 MBConv of expansion 1, stages of searchable layers, a 1x1 feature-mix conv, pooling and a
     classifier.  Every searchable layer picks one of ``ops``; `zero` (skip the layer) only
     where the layer keeps its shape (stride 1, same width).  ``nested_blocks``: the supernet's
-    candidates of a layer are slices of its largest block (chain/network.py NestedBlocks; false:
+    candidates of a layer are slices of its largest block (spaces/proxyless_chain/network.py NestedBlocks; false:
     one module per block, as ProxylessNAS)."""
     name: str = "proxyless_chain"
     ops: List[str] = field(default_factory=lambda: list(CHAIN_OPS))

@@ -8,7 +8,7 @@ from typing import Any
 
 from .checkpoint import load_checkpoint
 from .data import DataInfo
-from .decisions import SearchSpace
+from .spaces.base import SearchSpace
 from .flops import genotype_cost
 from .genotype import save_genotype
 from .latency.target import HardwareTarget, hardware_target

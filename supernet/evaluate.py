@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
-from .decisions import SearchSpace, uniform_choice
+from .spaces.base import SearchSpace, uniform_choice
 from .distributed import World, all_reduce_sum
 from .gates import Gate, child_gates
 

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .chain.genotype import ChainGenotype
-from .chain.network import ChainNetwork
-from .network import build_network
+from .spaces.proxyless_chain.genotype import ChainGenotype
+from .spaces.proxyless_chain.network import ChainNetwork
+from .spaces.nasnet_cell.network import build_network
 
 
 

@@ -16,11 +16,11 @@ from typing import Any
 from timm.models import register_model
 from timm.models.efficientnet import EfficientNet
 
-from .chain.genotype import ChainGenotype
-from .chain.timm_arch import timm_kwargs
+from .spaces.proxyless_chain.genotype import ChainGenotype
+from .spaces.proxyless_chain.timm_arch import timm_kwargs
 from .genotype import Genotype, GenotypeError
 from .genotypes import resolve_genotype
-from .network import DiscreteNetwork, DiscreteNetworkImageNet
+from .spaces.nasnet_cell.network import DiscreteNetwork, DiscreteNetworkImageNet
 
 
 def _genotype(name: str, spec: Any, kind: type) -> Any:

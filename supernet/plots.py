@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
 from .atomic import write_atomic
-from .chain.genotype import ChainGenotype
+from .spaces.proxyless_chain.genotype import ChainGenotype
 from .genotype import CellGenotype, Genotype
 from .ops import mbconv_params
 

@@ -26,15 +26,15 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .atomic import write_atomic, write_text_atomic
-from .chain.genotype import ChainGenotype
-from .chain.network import ChainNetwork
+from .spaces.proxyless_chain.genotype import ChainGenotype
+from .spaces.proxyless_chain.network import ChainNetwork
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import RetrainConfig
 from .data import DataInfo, build_dataset, make_loader
 from .flops import count_parameters, multiply_adds
 from .genotype import Genotype, save_genotype
 from .genotypes import resolve_genotype
-from .network import build_network
+from .spaces.nasnet_cell.network import build_network
 from .plots import plot_metrics
 from .runlog import format_row, write_csv
 from .search import NonFiniteLossError, config_dict

@@ -27,7 +27,7 @@ from .config import SearchConfig, space_config
 from .data import DataInfo, build_search_data
 from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
-from .decisions import SearchSpace, fair_children, uniform_choice
+from .spaces.base import SearchSpace, fair_children, uniform_choice
 from .evaluate import ChildProbe
 from .gates import child_gates
 from .latency.target import hardware_target

@@ -16,7 +16,7 @@ from torch.utils.data import TensorDataset
 from .data import DataInfo
 from .genotype import Genotype
 from .ops import OPS, register_op
-from .space import CellSpace
+from .spaces.nasnet_cell.space import CellSpace
 
 NOISE_OPS = ("noise_a", "noise_b")
 PLANTED_OPS = ["noise_a", "skip_connect", "noise_b"]

@@ -13,14 +13,14 @@ import yaml
 from PIL import Image
 
 from conftest import blobs, tiny_config
-from supernet.chain.genotype import ChainGenotype, chain_genotype_from_dict
-from supernet.chain.network import ChainNetwork, NestedBlocks
-from supernet.chain.proxyless_format import (export_table, genotype_from_net_config, import_table,
+from supernet.spaces.proxyless_chain.genotype import ChainGenotype, chain_genotype_from_dict
+from supernet.spaces.proxyless_chain.network import ChainNetwork, NestedBlocks
+from supernet.spaces.proxyless_chain.proxyless_format import (export_table, genotype_from_net_config, import_table,
                                              key_from_signature, signature_from_key)
-from supernet.chain.timm_arch import arch_def
+from supernet.spaces.proxyless_chain.timm_arch import arch_def
 from supernet.config import ChainSpaceConfig, DataConfig, HardwareConfig, LatencyConfig, RetrainConfig
 from supernet.data import DataInfo
-from supernet.decisions import one_hot, path_weights
+from supernet.spaces.base import one_hot, path_weights
 from supernet.flops import genotype_cost
 from supernet.gates import child_gates
 from supernet.ops import MBConv, mbconv_params

@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from supernet.gates import Gate, apply_gate
-from supernet.search_network import SearchNetwork
-from supernet.space import CellSpace
+from supernet.spaces.nasnet_cell.supernet import SearchNetwork
+from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
 
 OPS = ["none", "skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "dil_conv_3x3"]

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from supernet.genotype import GenotypeError, genotype_from_dict, load_genotype, save_genotype
-from supernet.space import CellSpace
+from supernet.spaces.nasnet_cell.space import CellSpace
 
 OPS = ["none", "skip_connect", "sep_conv_3x3", "max_pool_3x3"]
 

@@ -19,7 +19,7 @@ from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
 from supernet.latency import (LOSS_FORMS, LatencyPredictor, LatencyTable, MissingEntryError, TableError,
                               latency_loss, load_table)
-from supernet.decisions import uniform_choice
+from supernet.spaces.base import uniform_choice
 from supernet.latency.constraint import constrained_choice, install_rejection
 from supernet.latency.predict import fit_calibration
 from supernet.latency.table import measurement_meta
@@ -235,7 +235,7 @@ def test_darts_latency_ignores_what_neither_the_network_nor_derive_sees(tmp_path
 
 
 def test_the_two_path_step_moves_every_alpha_by_the_exact_latency_gradient(tmp_path):
-    from supernet.search_network import SearchNetwork
+    from supernet.spaces.nasnet_cell.supernet import SearchNetwork
     cfg = tiny_config(**{"strategy.arch_lr": 0.05})
     predictor = _predictor(tmp_path, cfg)
     space = predictor.space

@@ -13,7 +13,7 @@ from supernet.data import DataInfo
 from supernet.flops import count_parameters, genotype_cost, multiply_adds
 from supernet.genotype import GenotypeError, load_genotype
 from supernet.genotypes import published_data, published_genotype, published_names, resolve_genotype
-from supernet.network import DiscreteNetwork, DiscreteNetworkImageNet, build_network
+from supernet.spaces.nasnet_cell.network import DiscreteNetwork, DiscreteNetworkImageNet, build_network
 from supernet.retrain import ScheduledDropPath, run_retrain
 from supernet.search import run_search
 

@@ -10,13 +10,13 @@ from torch import nn
 
 from conftest import blobs, tiny_config
 from supernet.data import DataInfo
-from supernet.decisions import fair_children, uniform_choice
+from supernet.spaces.base import fair_children, uniform_choice
 from supernet.evaluate import child_accuracy, own_bn_statistics
 from supernet.gates import child_gates
-from supernet.network import DiscreteNetwork
+from supernet.spaces.nasnet_cell.network import DiscreteNetwork
 from supernet.ops import Pool, search_op
 from supernet.search import run_search, weight_gradients
-from supernet.space import CellSpace
+from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
 
 OPS = ["skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3"]
@@ -145,7 +145,7 @@ def test_topology_warmup_holds_the_inputs_then_samples_them(tmp_path, tiny_data,
     seen = []
     cfg = tiny_config(**{"trainer.epochs": 2, "trainer.warmup_epochs": 2, "trainer.topology_warmup_epochs": 1,
                          "space.nodes": 3})
-    from supernet.search_network import SearchNetwork
+    from supernet.spaces.nasnet_cell.supernet import SearchNetwork
     forward = SearchNetwork.forward
 
     def record(self, x, gates=None, mixture=None):

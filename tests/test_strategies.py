@@ -16,8 +16,8 @@ from supernet.data import DataInfo
 from supernet.gates import child_gates
 import supernet.search as search
 from supernet.search import run_search
-from supernet.search_network import SearchNetwork
-from supernet.space import CellSpace
+from supernet.spaces.nasnet_cell.supernet import SearchNetwork
+from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import STRATEGIES, build_strategy, strategy_config
 from supernet.strategies.darts import _Relaxed
 from supernet.strategies.policy import MovingAverageBaseline, mnas_reward, reinforce_step

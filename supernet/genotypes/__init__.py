@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..chain.genotype import ChainGenotype
+from ..spaces.proxyless_chain.genotype import ChainGenotype
 from ..genotype import Genotype, GenotypeError, load_genotype, parse_genotype
 
 

@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from torch import Tensor
 
-from ..decisions import SearchSpace
+from ..spaces.base import SearchSpace
 from ..gates import Gate
 from .predict import LatencyPredictor
 

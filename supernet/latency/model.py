@@ -14,7 +14,7 @@ from typing import Callable
 
 from torch import nn
 
-from ..macro import cell_plan, preprocess, stem
+from ..spaces.nasnet_cell.macro import cell_plan, preprocess, stem
 from ..ops import build_op
 
 Builder = Callable[[], nn.Module]

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from ..decisions import SearchSpace, one_hot, path_weights
+from ..spaces.base import SearchSpace, one_hot, path_weights
 from .model import LatencyModel
 from .table import LatencyTable
 

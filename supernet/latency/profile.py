@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import write_text_atomic
 from ..data import build_dataset
-from ..decisions import SearchSpace, uniform_choice
+from ..spaces.base import SearchSpace, uniform_choice
 from ..genotypes import resolve_genotype
 from ..measure import median_time
 from ..plots import plot_latency_validation

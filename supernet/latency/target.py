@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from ..decisions import SearchSpace
+from ..spaces.base import SearchSpace
 from ..gates import Gate
 from ..strategies.policy import mnas_reward
 from .constraint import constrained_choice, install_rejection

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import StrategyConfig
-from ..decisions import Decision, SearchSpace, derivable, path_weights
+from ..spaces.base import Decision, SearchSpace, derivable, path_weights
 from ..gates import Gate, child_gates
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss

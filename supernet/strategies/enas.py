@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from ..gates import child_gates
 from ..config import StrategyConfig
-from ..decisions import Decision, SearchSpace
+from ..spaces.base import Decision, SearchSpace
 from .base import Strategy, arch_adam, register_strategy, step_metrics
 from .policy import MovingAverageBaseline, accuracy, accuracy_reward, child_on_val, reinforce_step
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import StrategyConfig
-from ..decisions import uniform_choice
+from ..spaces.base import uniform_choice
 from ..gates import child_gates
 from .base import Strategy, register_strategy, step_metrics
 from .policy import accuracy_reward

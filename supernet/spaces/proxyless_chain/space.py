@@ -9,9 +9,9 @@ from typing import Mapping, Sequence
 
 from torch import nn
 
-from ..decisions import Decision, Edge
-from ..latency.model import LatencyModel
-from ..ops import OPS, mbconv_params
+from ..base import Decision, Edge
+from ...latency.model import LatencyModel
+from ...ops import OPS, mbconv_params
 from .genotype import Block, ChainGenotype, keeps_shape
 from .latency import chain_latency_model
 from .network import FIRST_BLOCK_OP, ChainNetwork, ChainSupernet

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..latency.model import Head, LatencyModel, down
-from ..ops import build_op
+from ...latency.model import Head, LatencyModel, down
+from ...ops import build_op
 from .network import FIRST_BLOCK_OP, Residual, conv_bn_act
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .ops import FactorizedReduce, ReLUConvBN
+from ...ops import FactorizedReduce, ReLUConvBN
 
 
 @dataclass(frozen=True)

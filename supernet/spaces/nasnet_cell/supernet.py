@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
-from .gates import Gate, apply_gate
+from ...gates import Gate, apply_gate
 from .macro import CellNetwork, CellSpec, cell_plan, preprocess
-from .ops import search_op
+from ...ops import search_op
 
 if TYPE_CHECKING:
     from .space import CellSpace

@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..genotype import SCHEMAS, GenotypeError
-from ..ops import mbconv_params
+from ...genotype import SCHEMAS, GenotypeError
+from ...ops import mbconv_params
 
 SCHEMA = "supernet.chain_genotype/v1"
 

@@ -11,7 +11,7 @@ from typing import Any
 from timm.models._efficientnet_builder import decode_arch_def
 from torch import nn
 
-from ..ops import mbconv_params
+from ...ops import mbconv_params
 from .genotype import ChainGenotype
 
 

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from timm.layers import drop_path, make_divisible
 from torch import Tensor, nn
 
-from ..gates import Gate, apply_gate
-from ..ops import build_op, mbconv_params
+from ...gates import Gate, apply_gate
+from ...ops import build_op, mbconv_params
 from .genotype import ChainGenotype, keeps_shape
 
 if TYPE_CHECKING:

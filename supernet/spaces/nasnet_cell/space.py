@@ -12,12 +12,12 @@ from typing import Mapping, Sequence
 
 from torch import nn
 
-from .decisions import Decision, Edge
-from .genotype import CellGenotype, Genotype
-from .latency.model import LatencyModel, cell_latency_model
+from ..base import Decision, Edge
+from ...genotype import CellGenotype, Genotype
+from ...latency.model import LatencyModel, cell_latency_model
 from .network import DiscreteNetwork
-from .ops import check_ops
-from .search_network import SearchNetwork
+from ...ops import check_ops
+from .supernet import SearchNetwork
 
 CELL_TYPES = ("normal", "reduce")
 SLOTS = (0, 1)

@@ -2,9 +2,9 @@
 from its typed config (config.py)."""
 from __future__ import annotations
 
-from .chain.space import ChainSpace
-from .decisions import SearchSpace
-from .space import CellSpace
+from .proxyless_chain.space import ChainSpace
+from .base import SearchSpace
+from .nasnet_cell.space import CellSpace
 
 SPACES = {CellSpace.name: CellSpace, ChainSpace.name: ChainSpace}
 
