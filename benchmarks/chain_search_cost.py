@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from supernet.spaces.proxyless_chain.network import ChainNetwork
-from supernet.config import ChainSpaceConfig
+from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.data import DataInfo
 from supernet.gates import child_gates
 from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes

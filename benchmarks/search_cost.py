@@ -20,7 +20,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from supernet.config import DARTS_OPS, NASNET_OPS
+from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
 from supernet.gates import Gate
 from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes
 from supernet.spaces.nasnet_cell.network import DiscreteNetwork

@@ -30,7 +30,8 @@ from standalone import Yardstick, percentile, recipe_text, spread_and_noise
 from supernet.config import register_configs
 from supernet.spaces.base import uniform_choice
 from supernet.latency.target import hardware_target
-from supernet.search import build_space_and_strategy, run_search
+from supernet.search import run_search
+from supernet.strategies import build_space_and_strategy
 from supernet.strategies import STRATEGIES
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
@@ -48,7 +49,7 @@ def op_agreement(space, genotypes) -> tuple[float, float]:
     ops = [d for d in space.decisions if d.kind == "op"]
     pairs = [(a, b) for i, a in enumerate(choices) for b in choices[i + 1:]]
     agree = statistics.fmean(statistics.fmean(a[d.name] == b[d.name] for d in ops) for a, b in pairs)
-    chance = statistics.fmean(1 / (len(d.candidates) - len(d.none)) for d in ops)
+    chance = statistics.fmean(1 / (len(d.candidates) - len(d.never_derived)) for d in ops)
     return agree, chance
 
 

@@ -20,7 +20,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from supernet.config import DARTS_OPS, CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
+from supernet.config import DataConfig, SearchConfig, TrainerConfig
+from supernet.spaces.nasnet_cell.config import DARTS_OPS, CellSpaceConfig
 from supernet.data import DataInfo
 from supernet.measure import median_time, saved_tensor_bytes
 from supernet.search import run_search

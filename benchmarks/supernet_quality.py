@@ -80,7 +80,7 @@ def spanning_children(space, n: int, generator: torch.Generator) -> list[dict[st
         child = uniform_choice(space, generator, allow_none=False)
         for d in (d for d in space.decisions if d.kind == "op"):
             free = bool(torch.rand((), generator=generator) < i / (n - 1))
-            ks = [k for k, op in enumerate(d.candidates) if k not in d.none and parameter_free(op) == free]
+            ks = [k for k, op in enumerate(d.candidates) if k not in d.never_derived and parameter_free(op) == free]
             child[d.name] = ks[int(torch.randint(len(ks), (), generator=generator))]
         children.append(child)
     return children

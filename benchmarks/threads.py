@@ -24,7 +24,8 @@ def worker(threads: int, steps: int) -> float:
     from supernet.config import SearchConfig
     from supernet.data import build_search_data
     from supernet.distributed import World
-    from supernet.search import build_space_and_strategy, search_loader
+    from supernet.search import search_loader
+    from supernet.strategies import build_space_and_strategy
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -1,7 +1,8 @@
 """supernet: hardware-aware one-shot neural architecture search."""
-from . import models  # noqa: F401  (registers the discrete networks with timm's model registry)
-from .genotype import Genotype, load_genotype, save_genotype
+from . import spaces  # noqa: F401  (registers every space family and its timm entries)
+from .genotype import load_genotype, save_genotype
 from .genotypes import published_names, resolve_genotype
+from .spaces.nasnet_cell.genotype import Genotype
 from .spaces.nasnet_cell.space import CellSpace
 
 __version__ = "0.1.0"

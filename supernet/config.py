@@ -2,26 +2,26 @@
 fails when the config is composed, not an hour into a search.
 
 The dataclasses are registered in hydra's ConfigStore as ``<group>/base_<group>`` schemas; the
-yaml files in ``conf/<group>/`` extend them.  Library functions take these dataclasses (or any
-object with the same attributes), never the command line.
+yaml files in ``conf/<group>/`` extend them.  A space family and a strategy bring their own
+config dataclass (``spaces/<family>/config.py``, ``strategies/<name>.py``) to their registry;
+this module sits above both and registers every one as ``space/base_<family>`` and
+``strategy/base_<name>``.  Library functions take these dataclasses (or any object with the
+same attributes), never the command line.
 """
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-DARTS_OPS = [
-    "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-    "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
-]
-NASNET_OPS = [
-    "skip_connect", "conv_1x3_3x1", "conv_1x7_7x1", "dil_conv_3x3", "avg_pool_3x3",
-    "max_pool_3x3", "max_pool_5x5", "max_pool_7x7", "conv_1x1", "conv_3x3",
-    "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7",
-]
+from .spaces import SPACES, SpaceConfig, space_config
+from .spaces.nasnet_cell.config import CellSpaceConfig
+from .strategies import STRATEGIES, StrategyConfig, strategy_config
+
 
 
 @dataclass
@@ -36,61 +36,6 @@ class DataConfig:
     num_workers: int = 0
     cutout: int = 0                 # cutout length in pixels (0: off)
     limit: int = 0                  # use only the first N training images (0: all)
-
-
-CHAIN_OPS = [
-    "mbconv_3x3_e3", "mbconv_3x3_e6", "mbconv_5x5_e3", "mbconv_5x5_e6", "mbconv_7x7_e3", "mbconv_7x7_e6", "zero",
-]
-
-
-@dataclass
-class CellSpaceConfig:
-    """The NASNet/DARTS cell space and the macro network that stacks its cells."""
-    name: str = "nasnet_cell"
-    nodes: int = 4                  # B: intermediate nodes per cell
-    # DARTS's ops without `none` (as NNI's DARTS space): derive never picks it, and a sampled
-    # `none` only takes steps from the paths the shared weights must learn.
-    ops: List[str] = field(default_factory=lambda: [op for op in DARTS_OPS if op != "none"])
-    layers: int = 5                 # cells; reductions at 1/3 and 2/3 of the depth
-    init_channels: int = 8
-    stem_multiplier: int = 3
-    share_inputs: bool = True       # supernet: one op module per node for every input it reads (false: per input)
-
-
-@dataclass
-class ChainSpaceConfig:
-    """ProxylessNAS's chain space (default: its mobile space): a 3x3 stride-2 first conv, a fixed
-    3x3 MBConv of expansion 1, stages of searchable layers, a 1x1 feature-mix conv, pooling and a
-    classifier.  Every searchable layer picks one of ``ops``; `zero` (skip the layer) only
-    where the layer keeps its shape (stride 1, same width).  ``nested_blocks``: the supernet's
-    candidates of a layer are slices of its largest block (spaces/proxyless_chain/network.py NestedBlocks; false:
-    one module per block, as ProxylessNAS)."""
-    name: str = "proxyless_chain"
-    ops: List[str] = field(default_factory=lambda: list(CHAIN_OPS))
-    first_conv: int = 32
-    first_block: int = 16
-    widths: List[int] = field(default_factory=lambda: [24, 40, 80, 96, 192, 320])
-    depths: List[int] = field(default_factory=lambda: [4, 4, 4, 4, 4, 1])
-    strides: List[int] = field(default_factory=lambda: [2, 2, 2, 1, 2, 1])
-    feature_mix: int = 1280
-    nested_blocks: bool = True
-
-
-@dataclass
-class StrategyConfig:
-    """What every strategy's config has; each strategy module extends it with its own options
-    (strategies/<name>.py) and ``conf/strategy/<name>.yaml`` picks it by ``base_<name>``."""
-    name: str = "proxyless"
-    arch_lr: float = 1e-2           # Adam on alpha (or the controller)
-    arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])   # ProxylessNAS: no first moment
-    arch_weight_decay: float = 1e-3
-    init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
-    max_skip: int = -1              # derive: at most this many skip_connect per cell (P-DARTS; -1: no cap)
-
-
-def _default_strategy() -> StrategyConfig:
-    from .strategies import strategy_config   # the strategies import this module
-    return strategy_config("proxyless")
 
 
 @dataclass
@@ -149,8 +94,8 @@ class LatencyConfig:
 @dataclass
 class SearchConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    space: Any = field(default_factory=CellSpaceConfig)       # CellSpaceConfig | ChainSpaceConfig
-    strategy: Any = field(default_factory=_default_strategy)   # a StrategyConfig subclass
+    space: SpaceConfig = field(default_factory=CellSpaceConfig)       # a registered family's config
+    strategy: StrategyConfig = field(default_factory=lambda: strategy_config("proxyless"))   # a registered strategy's config
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
@@ -162,7 +107,7 @@ class SearchConfig:
 class ProfileConfig:
     """profile_latency.py: measure the table of ``hardware`` for ``space`` on ``data`` shapes."""
     data: DataConfig = field(default_factory=DataConfig)
-    space: Any = field(default_factory=CellSpaceConfig)
+    space: SpaceConfig = field(default_factory=CellSpaceConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     warmup: int = 5
     repeat: int = 20
@@ -175,7 +120,7 @@ class ProfileConfig:
 class ValidateConfig:
     """validate_latency.py: table prediction vs end-to-end measurement on this device."""
     data: DataConfig = field(default_factory=DataConfig)
-    space: Any = field(default_factory=CellSpaceConfig)
+    space: SpaceConfig = field(default_factory=CellSpaceConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     children: int = 50
     genotypes: List[str] = field(default_factory=list)  # genotype.json paths or published names
@@ -237,25 +182,37 @@ class RetrainConfig:
     resume: bool = False
 
 
-SPACE_CONFIGS = {cls.name: cls for cls in (CellSpaceConfig, ChainSpaceConfig)}
-GROUPS: dict[str, dict[str, Any]] = {   # group -> schema name -> schema (the strategies add theirs)
+GROUPS: dict[str, dict[str, Any]] = {   # group -> schema name -> schema (the registries add spaces and strategies)
     "data": {"base_data": DataConfig}, "trainer": {"base_trainer": TrainerConfig},
     "hardware": {"base_hardware": HardwareConfig},
-    "space": {"base_cell_space": CellSpaceConfig, "base_chain_space": ChainSpaceConfig},
 }
 
 
-def space_config(d: dict[str, Any]) -> Any:
-    """The typed config of a space from its plain form (a checkpoint's config)."""
-    name = d.get("name")
-    if name not in SPACE_CONFIGS:
-        raise ValueError(f"unknown space {name!r}; known: {', '.join(SPACE_CONFIGS)}")
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SPACE_CONFIGS[name]), d))
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A config as plain data (what checkpoints and result files record)."""
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+
+
+def search_config_from_dict(d: dict[str, Any]) -> SearchConfig:
+    """A checkpoint's config, typed again: the space and strategy configs by their names.  A
+    strategy option that no longer exists (an older version's) is dropped with a warning, so an
+    old run can still be derived."""
+    d = dict(d)
+    space, strategy = space_config(d.pop("space")), d.pop("strategy")
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SearchConfig), d))
+    cfg.space = space
+    options = {k: v for k, v in strategy.items() if k != "name"}
+    gone = sorted(set(options) - {f.name for f in dataclasses.fields(strategy_config(strategy["name"]))})
+    if gone:
+        warnings.warn(f"the checkpoint's strategy options {gone} no longer exist in {strategy['name']}; ignored")
+    cfg.strategy = strategy_config(strategy["name"], **{k: v for k, v in options.items() if k not in gone})
+    return cfg
 
 
 def _open(node_type, *fields: str):
-    """The schema hydra composes into, with ``fields`` left open (MISSING) so that the option a
-    config group picks brings its own typed schema (a chain space, a strategy's options)."""
+    """The schema hydra composes into, with ``fields`` left MISSING so that the option a config
+    group picks brings its own typed schema (a family's space config, a strategy's options),
+    as hydra's structured-config example with a ``db: DBConfig = MISSING`` field."""
     node = OmegaConf.structured(node_type)
     for name in fields:
         setattr(node, name, MISSING)
@@ -264,12 +221,12 @@ def _open(node_type, *fields: str):
 
 def register_configs() -> None:
     """Register the schemas with hydra (idempotent; the experiments call it before main)."""
-    from .strategies import STRATEGIES
-
     cs = ConfigStore.instance()
     for group, nodes in GROUPS.items():
         for name, node in nodes.items():
             cs.store(group=group, name=name, node=node)
+    for name, cls in SPACES.items():
+        cs.store(group="space", name=f"base_{name}", node=cls.config)
     for name, cls in STRATEGIES.items():
         cs.store(group="strategy", name=f"base_{name}", node=cls.config)
     cs.store(name="base_search", node=_open(SearchConfig, "space", "strategy"))

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import load_checkpoint
+from .config import search_config_from_dict
 from .data import DataInfo
 from .spaces.base import SearchSpace
 from .flops import genotype_cost
 from .genotype import save_genotype
 from .latency.target import HardwareTarget, hardware_target
+from .strategies import build_space_and_strategy
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
 
 
@@ -35,8 +37,7 @@ def write_outputs(genotype, space: SearchSpace, history, metrics, out_dir: Path,
     files = {"genotype": save_genotype(genotype, out_dir / "genotype.json", **meta),
              "cells": plot_genotype(genotype, out_dir / "cells.png")}
     if history:
-        candidates = {d.name: list(d.candidates) for d in space.decisions}
-        files["alphas"] = plot_alpha_history(history, candidates, out_dir / "alphas.png")
+        files["alphas"] = plot_alpha_history(history, space.decisions, out_dir / "alphas.png")
     if metrics:
         keys = [k for k in ("train_loss", "arch_loss", "train_acc", "val_acc_derived", "val_acc_sampled", "alpha_entropy",
                             "expected_latency_ms") if any(k in row for row in metrics)]
@@ -48,12 +49,10 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None) -> 
     """Genotype of the run folder (or checkpoint file) ``run``, under the run's hardware target
     as the search derives it; outputs go next to it or to ``out``.  It reads no data, so its
     genotype.json has no ``meta.shared_weights`` (the end of a search records them)."""
-    from .search import build_space_and_strategy, config_from_dict
-
     run = Path(run)
     ckpt = run / "checkpoint.pt" if run.is_dir() else run
     state = load_checkpoint(ckpt, ("config", "strategy", "epoch", "info"))
-    cfg = config_from_dict(state["config"])
+    cfg = search_config_from_dict(state["config"])
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
     info = DataInfo(**state["info"])

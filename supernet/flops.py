@@ -13,11 +13,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .spaces.proxyless_chain.genotype import ChainGenotype
-from .spaces.proxyless_chain.network import ChainNetwork
-from .spaces.nasnet_cell.network import build_network
-
-
+from .spaces.base import family_of
 
 def count_parameters(model: nn.Module, exclude: tuple[str, ...] = ("auxiliary_head",)) -> int:
     """Trainable parameters without the auxiliary head (it is dropped after training, and
@@ -42,12 +38,8 @@ def multiply_adds(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 def genotype_cost(genotype) -> dict[str, Any]:
     """Parameters and per-image multiply-adds of ``genotype``'s network in the setting its papers
-    report (a cell genotype: the DARTS CIFAR-10 network, 36 channels, 20 cells, 32x32; a chain
-    genotype: the network itself at 224x224, 1000 classes), built on the meta device."""
+    report (its family's ``reported_network``: a cell genotype in the DARTS CIFAR-10 network, a
+    chain genotype as itself at 224x224), built on the meta device."""
     with torch.device("meta"):
-        if isinstance(genotype, ChainGenotype):
-            setting, size, net = "imagenet 224x224, 1000 classes", 224, ChainNetwork(genotype, 3, 1000)
-        else:
-            setting, size, net = "cifar 36 channels, 20 cells, 32x32, 10 classes", 32, \
-                build_network(genotype, "cifar", 3, 10, 20, 36)
+        setting, net, size = family_of(genotype).reported_network(genotype)
     return {"setting": setting, "params": count_parameters(net), "multiply_adds": multiply_adds(net, (1, 3, size, size))}

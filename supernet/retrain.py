@@ -26,18 +26,16 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .atomic import write_atomic, write_text_atomic
-from .spaces.proxyless_chain.genotype import ChainGenotype
-from .spaces.proxyless_chain.network import ChainNetwork
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import RetrainConfig
+from .config import RetrainConfig, config_dict
 from .data import DataInfo, build_dataset, make_loader
 from .flops import count_parameters, multiply_adds
-from .genotype import Genotype, save_genotype
+from .genotype import save_genotype
 from .genotypes import resolve_genotype
-from .spaces.nasnet_cell.network import build_network
 from .plots import plot_metrics
 from .runlog import format_row, write_csv
-from .search import NonFiniteLossError, config_dict
+from .spaces.base import family_of
+from .run import NonFiniteLossError, checkpoint_for
 
 RESULT_SCHEMA = "supernet.retrain/v1"
 
@@ -61,14 +59,10 @@ class ScheduledDropPath:
         return self.final_prob * epoch / self.epochs
 
 
-def build_model(cfg: RetrainConfig, genotype: Genotype | ChainGenotype, info: DataInfo) -> nn.Module:
-    """A cell genotype in the configured macro network (model.form, layers, channels, auxiliary
-    head); a chain genotype is a whole network already (only model.drop_path_prob applies)."""
-    m = cfg.model
-    if isinstance(genotype, ChainGenotype):
-        return ChainNetwork(genotype, info.in_channels, info.num_classes, m.drop_path_prob)
-    return build_network(genotype, m.form, info.in_channels, info.num_classes, m.layers, m.init_channels,
-                         m.stem_multiplier, m.auxiliary, m.drop_path_prob)
+def build_model(cfg: RetrainConfig, genotype: Any, info: DataInfo) -> nn.Module:
+    """The network ``genotype``'s family retrains it in: a cell genotype in the configured macro
+    network (model.form, layers, channels, auxiliary head), a chain genotype as itself."""
+    return family_of(genotype).retrain_network(genotype, cfg.model, info)
 
 
 @torch.no_grad()
@@ -86,17 +80,6 @@ def evaluate(net: torch.nn.Module, loader, device: torch.device, autocast) -> tu
     return loss / max(total, 1), correct / max(total, 1)
 
 
-def _checkpoint_for(out_dir: Path, resume: bool) -> Path:
-    path = out_dir / "checkpoint.pt"
-    if path.exists() and not resume:
-        raise FileExistsError(f"{out_dir} already holds a retrain checkpoint; pass resume=true to continue it, "
-                              "or choose another output folder (hydra.run.dir=...)")
-    if resume and not path.exists():
-        raise FileNotFoundError(f"resume=true but {path} does not exist; point hydra.run.dir at the folder "
-                                "of the run to continue")
-    return path
-
-
 def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
                 data: tuple[Dataset, Dataset, DataInfo] | None = None) -> RetrainResult:
     """Train ``cfg.genotype`` from scratch; ``data`` = (train set, test set, info) replaces the
@@ -106,7 +89,7 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tr = cfg.trainer
-    ckpt_path = _checkpoint_for(out_dir, cfg.resume)
+    ckpt_path = checkpoint_for(out_dir, cfg.resume, "retrain")
     if tr.threads:
         torch.set_num_threads(tr.threads)
     genotype = resolve_genotype(cfg.genotype)  # a bad name or file fails before any data loading
@@ -201,14 +184,13 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
         print(format_row(row))
 
     shape = (1, info.in_channels, info.image_size, info.image_size)
-    chain = isinstance(genotype, ChainGenotype)
-    summary = {"schema": RESULT_SCHEMA, "genotype": str(cfg.genotype), "form": "chain" if chain else cfg.model.form,
-               "layers": len(genotype.blocks) if chain else cfg.model.layers,
-               "init_channels": genotype.first_conv if chain else cfg.model.init_channels, "epochs": len(metrics),
+    network = family_of(genotype).network_record(genotype, cfg.model, info)
+    summary = {"schema": RESULT_SCHEMA, "genotype": str(cfg.genotype), "form": network["form"],
+               "layers": network["layers"], "init_channels": network["init_channels"], "epochs": len(metrics),
                "test_acc": metrics[-1]["test_acc"] if metrics else None,
                "ema_test_acc": metrics[-1].get("ema_test_acc") if metrics else None,
                "params": count_parameters(net), "multiply_adds": multiply_adds(net, shape),
-               "input_shape": list(shape), "network": network_record(cfg, genotype, info)}
+               "input_shape": list(shape), "network": network}
     files = {"metrics": out_dir / "metrics.csv", "checkpoint": ckpt_path,
              "model": _save_weights(net, out_dir / "model.pt"),
              "genotype": save_genotype(genotype, out_dir / "genotype.json", source=str(cfg.genotype),
@@ -217,18 +199,6 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
                                     ["train_loss", "test_loss", "train_acc", "test_acc", "ema_test_acc"])}
     files["result"] = write_text_atomic(out_dir / "result.json", json.dumps(summary, indent=2) + "\n")
     return RetrainResult(out_dir, summary, metrics, files)
-
-
-def network_record(cfg: RetrainConfig, genotype: Genotype | ChainGenotype, info: DataInfo) -> dict[str, Any]:
-    """What the timm entry needs besides the genotype to rebuild the trained network (recorded
-    as genotype.json's meta.network and in result.json, read by ``timm.create_model``)."""
-    if isinstance(genotype, ChainGenotype):
-        return {"model": "supernet_chain", "in_chans": info.in_channels, "num_classes": info.num_classes}
-    m = cfg.model
-    cifar = m.form == "cifar"
-    return {"model": "supernet_cifar" if cifar else "supernet_mobile", "in_chans": info.in_channels,
-            "num_classes": info.num_classes, "layers": m.layers, "init_channels": m.init_channels,
-            **({"stem_multiplier": m.stem_multiplier} if cifar else {})}
 
 
 def _save_weights(net: torch.nn.Module, path: Path) -> Path:

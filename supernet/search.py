@@ -9,21 +9,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import SearchConfig, space_config
+from .config import SearchConfig, config_dict
 from .data import DataInfo, build_search_data
 from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
@@ -32,20 +30,8 @@ from .evaluate import ChildProbe
 from .gates import child_gates
 from .latency.target import hardware_target
 from .runlog import format_row, write_csv
-from .spaces import build_space
-from .strategies import Strategy, build_strategy, strategy_config
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss went NaN or infinite; the message says what was kept and what to run next."""
-
-    @classmethod
-    def at(cls, what: str, loss: float, epoch: int, step: int, ckpt: Path, knobs: str,
-           kept_hint: str = "") -> "NonFiniteLossError":
-        kept = f"the last good checkpoint {ckpt} is kept{kept_hint}" if ckpt.exists() else "no epoch had finished"
-        return cls(f"{what} loss is {loss} at epoch {epoch + 1}, step {step}; {kept}. Start a new run (another "
-                   f"hydra.run.dir) with a lower {knobs}: resume=true continues a run with its own settings "
-                   "and would meet the same loss")
+from .run import NonFiniteLossError, checkpoint_for
+from .strategies import Strategy, build_space_and_strategy
 
 
 @dataclass
@@ -57,31 +43,6 @@ class SearchResult:
     net: torch.nn.Module
     strategy: Strategy
     info: DataInfo
-
-
-def config_dict(cfg: Any) -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
-
-
-def config_from_dict(d: dict[str, Any]) -> SearchConfig:
-    """A checkpoint's config, typed again: the space and strategy configs by their names.  A
-    strategy option that no longer exists (an older version's) is dropped with a warning, so an
-    old run can still be derived."""
-    d = dict(d)
-    space, strategy = space_config(d.pop("space")), d.pop("strategy")
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SearchConfig), d))
-    cfg.space = space
-    options = {k: v for k, v in strategy.items() if k != "name"}
-    gone = sorted(set(options) - {f.name for f in dataclasses.fields(strategy_config(strategy["name"]))})
-    if gone:
-        warnings.warn(f"the checkpoint's strategy options {gone} no longer exist in {strategy['name']}; ignored")
-    cfg.strategy = strategy_config(strategy["name"], **{k: v for k, v in options.items() if k not in gone})
-    return cfg
-
-
-def build_space_and_strategy(cfg: SearchConfig) -> tuple[SearchSpace, Strategy]:
-    space = build_space(cfg.space)
-    return space, build_strategy(space, cfg.strategy)
 
 
 def _check_same_search(saved: dict[str, Any], cfg: SearchConfig, ckpt: Path) -> None:
@@ -185,12 +146,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             raise ValueError(f"{name} ({size}) must be a positive multiple of the number of processes ({world.size})")
     if tr.warmup_epochs > tr.epochs:
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
-    if ckpt_path.exists() and not cfg.resume:
-        raise FileExistsError(f"{out_dir} already holds a search checkpoint; pass resume=true to continue "
-                              "it, or choose another output folder (hydra.run.dir=...)")
-    if cfg.resume and not ckpt_path.exists():
-        raise FileNotFoundError(f"resume=true but {ckpt_path} does not exist; point hydra.run.dir at "
-                                "the folder of the run to continue")
+    checkpoint_for(out_dir, cfg.resume, "search")
     torch.manual_seed(cfg.seed)
     space, strategy = build_space_and_strategy(cfg)  # config errors before any data loading
     if tr.strict_fairness and not strategy.samples_children:

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from .data import DataInfo
-from .genotype import Genotype
+from .spaces.nasnet_cell.genotype import Genotype
 from .ops import OPS, register_op
 from .spaces.nasnet_cell.space import CellSpace
 

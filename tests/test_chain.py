@@ -14,11 +14,13 @@ from PIL import Image
 
 from conftest import blobs, tiny_config
 from supernet.spaces.proxyless_chain.genotype import ChainGenotype, chain_genotype_from_dict
-from supernet.spaces.proxyless_chain.network import ChainNetwork, NestedBlocks
+from supernet.spaces.proxyless_chain.network import ChainNetwork
+from supernet.spaces.proxyless_chain.supernet import NestedBlocks
 from supernet.spaces.proxyless_chain.proxyless_format import (export_table, genotype_from_net_config, import_table,
                                              key_from_signature, signature_from_key)
 from supernet.spaces.proxyless_chain.timm_arch import arch_def
-from supernet.config import ChainSpaceConfig, DataConfig, HardwareConfig, LatencyConfig, RetrainConfig
+from supernet.config import DataConfig, HardwareConfig, LatencyConfig, RetrainConfig
+from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.data import DataInfo
 from supernet.spaces.base import one_hot, path_weights
 from supernet.flops import genotype_cost

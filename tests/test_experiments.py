@@ -9,7 +9,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from supernet.config import ChainSpaceConfig, SearchConfig, register_configs
+from supernet.config import SearchConfig, register_configs
+from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.strategies import STRATEGIES, strategy_config
 from supernet.strategies.darts import DARTSConfig
 

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from supernet.genotype import GenotypeError, genotype_from_dict, load_genotype, save_genotype
+from supernet.genotype import GenotypeError, load_genotype, save_genotype
+from supernet.spaces.nasnet_cell.genotype import genotype_from_dict
 from supernet.spaces.nasnet_cell.space import CellSpace
 
 OPS = ["none", "skip_connect", "sep_conv_3x3", "max_pool_3x3"]

@@ -102,7 +102,7 @@ def _one_hot_strategy(cfg, space, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for d in space.decisions:
-            allowed = [i for i in range(len(d.candidates)) if i not in d.none]
+            allowed = [i for i in range(len(d.candidates)) if i not in d.never_derived]
             k = allowed[int(torch.randint(len(allowed), (), generator=g))]
             strategy.alphas[d.name].fill_(-50.0)[k] = 50.0
     return strategy
@@ -248,7 +248,7 @@ def test_the_two_path_step_moves_every_alpha_by_the_exact_latency_gradient(tmp_p
     moved = {k: int((a.detach() != before[k]).sum()) for k, a in strategy.alphas.items()}
     ops = [d for d in space.decisions if d.kind == "op"]
     # every derivable op's alpha moves (the sampled pair's too), not only the sampled pair
-    assert all(moved[d.name] >= len(d.candidates) - len(d.none) for d in ops), moved
+    assert all(moved[d.name] >= len(d.candidates) - len(d.never_derived) for d in ops), moved
 
 
 def test_calibration_fit_recovers_overheads():

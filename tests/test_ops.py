@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from supernet.config import DARTS_OPS, NASNET_OPS
+from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
 from supernet.ops import OPS, build_op, register_op
 
 

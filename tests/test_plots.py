@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 
-from supernet.genotype import CellGenotype, Genotype
+from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.plots import plot_accuracy_latency, plot_alpha_history, plot_genotype, plot_metrics
+from supernet.spaces import build_space
+from supernet.spaces.nasnet_cell.genotype import CellGenotype, Genotype
+from supernet.spaces.nasnet_cell.space import CellSpace
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OPS = ["none", "skip_connect", "sep_conv_3x3", "max_pool_3x3"]
@@ -31,54 +34,41 @@ def test_plot_genotype(tmp_path, num_nodes):
     assert_png(out, min_bytes=10_000)
 
 
-def history_and_candidates(epochs, num_nodes=2):
+def history_and_decisions(epochs, space=None):
+    space = space or CellSpace(2, OPS)
     rng = np.random.default_rng(0)
-    candidates = {}
-    for cell in ("normal", "reduce"):
-        for n in range(num_nodes):
-            for s in range(2):
-                candidates[f"{cell}_n{n}_s{s}_op"] = OPS
-                candidates[f"{cell}_n{n}_s{s}_input"] = ["c_{k-2}", "c_{k-1}"] + [f"node{j}" for j in range(n)]
-    history = []
-    for _ in range(epochs):
-        history.append({k: (p := rng.random(len(v))) / p.sum() for k, v in candidates.items()})
-    return history, candidates
+    history = [{d.name: (p := rng.random(len(d.candidates))) / p.sum() for d in space.decisions} for _ in range(epochs)]
+    return history, space.decisions
 
 
 @pytest.mark.parametrize("epochs", [1, 5])
 def test_plot_alpha_history(tmp_path, epochs):
-    history, candidates = history_and_candidates(epochs)
-    assert_png(plot_alpha_history(history, candidates, tmp_path / "a.png", title="alphas"))
+    history, decisions = history_and_decisions(epochs)
+    assert_png(plot_alpha_history(history, decisions, tmp_path / "a.png", title="alphas"))
 
 
-def test_alpha_history_odd_names_get_their_own_row(tmp_path):
-    history, candidates = history_and_candidates(3)
-    candidates["width_multiplier"] = ["0.5", "1.0"]
-    for epoch in history:
-        epoch["width_multiplier"] = [0.3, 0.7]
-    assert_png(plot_alpha_history(history, candidates, tmp_path / "a.png"))
-    only_odd = [{"width_multiplier": [0.3, 0.7]}]
-    assert_png(plot_alpha_history(only_odd, candidates, tmp_path / "b.png"))
+def test_alpha_history_of_a_chain_in_rows(tmp_path):
+    history, decisions = history_and_decisions(3, build_space(ChainSpaceConfig()))   # 21 layers: rows of 8
+    assert_png(plot_alpha_history(history, decisions, tmp_path / "a.png"))
 
 
 def test_alpha_history_missing_decision_is_a_gap(tmp_path):
-    history, candidates = history_and_candidates(4)
+    history, decisions = history_and_decisions(4)
     del history[0]["normal_n1_s0_op"]
     del history[2]["reduce_n0_s1_input"]
-    assert_png(plot_alpha_history(history, candidates, tmp_path / "a.png"))
+    assert_png(plot_alpha_history(history, decisions, tmp_path / "a.png"))
 
 
 def test_alpha_history_inconsistent_inputs_raise(tmp_path):
-    history, candidates = history_and_candidates(2)
+    history, decisions = history_and_decisions(2)
     history[1]["normal_n0_s0_op"] = [0.5, 0.5]
     with pytest.raises(ValueError, match=r"epoch 1, 'normal_n0_s0_op' has 2 probabilities but 4 candidates"):
-        plot_alpha_history(history, candidates, tmp_path / "a.png")
-    history, candidates = history_and_candidates(2)
-    del candidates["reduce_n1_s1_op"]
-    with pytest.raises(ValueError, match="'reduce_n1_s1_op' has no entry in candidates"):
-        plot_alpha_history(history, candidates, tmp_path / "a.png")
+        plot_alpha_history(history, decisions, tmp_path / "a.png")
+    history, decisions = history_and_decisions(2)
+    with pytest.raises(ValueError, match="'reduce_n1_s1_op' is not one of the space's decisions"):
+        plot_alpha_history(history, [d for d in decisions if d.name != "reduce_n1_s1_op"], tmp_path / "a.png")
     with pytest.raises(ValueError, match="empty history"):
-        plot_alpha_history([], candidates, tmp_path / "a.png")
+        plot_alpha_history([], decisions, tmp_path / "a.png")
     assert not (tmp_path / "a.png").exists()
 
 

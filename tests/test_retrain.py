@@ -202,7 +202,7 @@ def test_retrain_resume_equals_uninterrupted(tmp_path, monkeypatch):
     loaded = timm.create_model("supernet_cifar", genotype=str(full.files["genotype"]),
                                checkpoint_path=str(full.files["model"])).eval()
     assert count_parameters(loaded) == full.summary["params"]
-    assert full.summary["network"] == {"model": "supernet_cifar", "in_chans": 1, "num_classes": 3, "layers": 3,
+    assert full.summary["network"] == {"model": "supernet_cifar", "form": "cifar", "in_chans": 1, "num_classes": 3, "layers": 3,
                                        "init_channels": 4, "stem_multiplier": 1}
     assert loaded.state_dict().keys() == a.keys() and all(torch.equal(loaded.state_dict()[k], a[k]) for k in a)
     with pytest.raises(GenotypeError, match="retrained as supernet_cifar"):

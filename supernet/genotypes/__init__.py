@@ -14,8 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..spaces.proxyless_chain.genotype import ChainGenotype
-from ..genotype import Genotype, GenotypeError, load_genotype, parse_genotype
+from ..genotype import GenotypeError, load_genotype, parse_genotype
 
 
 def published_names() -> list[str]:
@@ -30,16 +29,17 @@ def published_data(name: str) -> dict[str, Any]:
     return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
 
 
-def published_genotype(name: str) -> Genotype | ChainGenotype:
+def published_genotype(name: str) -> Any:
     return parse_genotype(published_data(name))
 
 
-def resolve_genotype(spec: str | os.PathLike | Genotype | ChainGenotype | dict) -> Genotype | ChainGenotype:
-    """A genotype from itself, a genotype dict, a published name or a path to a genotype JSON."""
-    if isinstance(spec, (Genotype, ChainGenotype)):
-        return spec
+def resolve_genotype(spec: Any) -> Any:
+    """A genotype from a genotype dict, a published name or a path to a genotype JSON; anything
+    else is taken to be a genotype already."""
     if isinstance(spec, dict):
         return parse_genotype(spec)
+    if not isinstance(spec, (str, os.PathLike)):
+        return spec
     text = os.fspath(spec)
     if text in published_names():
         return published_genotype(text)

@@ -29,7 +29,7 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
         best = None
         for d in space.decisions:
             for c in range(len(d.candidates)):
-                if c == choice[d.name] or c in d.none:
+                if c == choice[d.name] or c in d.never_derived:
                     continue
                 trial = {**choice, d.name: c}
                 trial_lat = predictor.of_genotype(space.genotype(trial))

@@ -1,17 +1,16 @@
-"""The search spaces by name (``space.name``): the cell space and the chain space, each built
-from its typed config (config.py)."""
-from __future__ import annotations
+"""Search space families, selected by ``space.name``.  A family is one package here (config,
+space, supernet, discrete network, genotype, latency model, picture, timm entry) whose space
+class is decorated with :func:`register_space`, plus one yaml in ``conf/space/``: every package
+here is imported, so nothing else changes."""
+import importlib
+import pkgutil
 
-from .proxyless_chain.space import ChainSpace
-from .base import SearchSpace
-from .nasnet_cell.space import CellSpace
+from .base import (SPACES, Decision, Edge, SearchSpace, SpaceConfig, build_space, family_of, register_space,
+                   space_class, space_config)
 
-SPACES = {CellSpace.name: CellSpace, ChainSpace.name: ChainSpace}
+for _module in pkgutil.iter_modules(__path__):
+    if _module.ispkg:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
-
-def build_space(cfg) -> SearchSpace:
-    try:
-        cls = SPACES[cfg.name]
-    except KeyError:
-        raise ValueError(f"unknown space {cfg.name!r}; known: {', '.join(SPACES)}") from None
-    return cls.from_config(cfg)
+__all__ = ["SPACES", "Decision", "Edge", "SearchSpace", "SpaceConfig", "build_space", "family_of", "register_space",
+           "space_class", "space_config"]

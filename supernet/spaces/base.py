@@ -1,10 +1,13 @@
-"""What every search space is made of, whatever its shape: decisions and edges.
+"""The generic space interface, whatever a space's shape: decisions, edges, and the
+:class:`SearchSpace` base class every family subclasses and registers.
 
 A *decision* is one choice point (the input of a cell slot, the op of a slot, the block of a
 chain layer) with its candidates.  An *edge* groups the paths that compete for one place in
 the network: a cell node's (source state, op) pairs, filled by two slots; a chain layer's
 blocks, filled by one.  Strategies, the latency model and derive see a space only through
-these two lists plus :class:`SearchSpace`'s methods, so a new space is one class.
+these two lists plus :class:`SearchSpace`'s methods; retrain, cost counting, pictures, genotype
+loading and the timm entries ask the registry (:func:`family_of`) instead of testing types, so
+a new space family is one package under ``supernet/spaces/`` plus one yaml.
 
 Path weights, the currency of the latency term and of the DARTS relaxation, are per edge a
 (sources x ops) matrix: how many times the child runs op ``o`` on source ``s`` there.
@@ -12,10 +15,14 @@ Path weights, the currency of the latency term and of the DARTS relaxation, are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Protocol
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping, Optional
 
 import torch
+from omegaconf import MISSING, OmegaConf
 from torch import Tensor, nn
+
+from ..genotype import GenotypeError, register_schema
 
 
 @dataclass(frozen=True)
@@ -27,9 +34,10 @@ class Decision:
     node: int                       # the cell node, or the chain layer's block index
     slot: int
     edge: str                       # key of the edge this decision fills
+    label: str = ""                 # how pictures name it (default: its name)
 
     @property
-    def none(self) -> list[int]:
+    def never_derived(self) -> list[int]:
         """Candidates that compute nothing and are never derived (`none`; a chain's `zero`
         skips a layer and is a real architecture choice)."""
         return [i for i, c in enumerate(self.candidates) if c == "none"]
@@ -44,23 +52,132 @@ class Edge:
     slots: tuple[tuple[Optional[str], str], ...]  # (input decision or None: the one source, op decision)
 
     @property
-    def none(self) -> list[int]:
+    def never_derived(self) -> list[int]:
         return [i for i, c in enumerate(self.ops) if c == "none"]
 
 
-class SearchSpace(Protocol):
-    """The interface every space offers (CellSpace, ChainSpace)."""
-    name: str
+@dataclass
+class SpaceConfig:
+    """What every space's config has; each family extends it (``spaces/<family>/config.py``)
+    and ``conf/space/<name>.yaml`` picks it by ``base_<family>``."""
+    name: str = MISSING
+
+
+OpScores = Callable[[Decision, int], Tensor]    # (op decision, the state its slot reads) -> score per op
+
+
+class SearchSpace:
+    """A search space family: its decisions and edges, the networks it builds and what happens
+    to its genotypes after a search.  Subclasses set ``decisions``, ``edges`` and ``by_name`` in
+    ``__init__`` and are registered with :func:`register_space`; the class-level methods work
+    on a genotype alone (a retrain or a picture needs no space instance)."""
+
+    name: ClassVar[str]
+    config: ClassVar[type]
+    genotype_type: ClassVar[type]
     ops: tuple[str, ...]
     decisions: list[Decision]
     by_name: dict[str, Decision]
     edges: dict[str, Edge]
 
-    def genotype(self, choice: Mapping[str, int]) -> Any: ...
-    def choice_of(self, genotype: Any) -> dict[str, int]: ...
-    def supernet(self, info) -> nn.Module: ...           # forward(x, gates) or forward(x, mixture=weights)
-    def network(self, genotype: Any, info) -> nn.Module: ...   # the discrete child
-    def latency_model(self, info): ...
+    @classmethod
+    def from_config(cls, cfg) -> "SearchSpace":
+        raise NotImplementedError
+
+    def genotype(self, choice: Mapping[str, int]) -> Any:
+        """The genotype of one discrete choice (candidate index per decision name)."""
+        raise NotImplementedError
+
+    def choice_of(self, genotype: Any) -> dict[str, int]:
+        """Inverse of :meth:`genotype`; a genotype of another space is a ValueError saying where."""
+        raise NotImplementedError
+
+    def supernet(self, info) -> nn.Module:
+        """The shared-weight network: ``forward(x, gates)`` (and ``forward(x, mixture=...)``)."""
+        raise NotImplementedError
+
+    def network(self, genotype: Any, info) -> nn.Module:
+        """The discrete child in the supernet's macro network (what the latency table models)."""
+        raise NotImplementedError
+
+    def latency_model(self, info):
+        raise NotImplementedError
+
+    def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int) -> dict[str, int]:
+        """The derived choice after the space's derive rules (the cell space's skip cap);
+        ``op_scores`` says how strongly the strategy prefers each op of a slot."""
+        return choice
+
+    def admissible(self, choice: Mapping[str, int], max_skip: int) -> bool:
+        """Whether ``choice`` obeys the derive rules, so that a constrained derive that swaps
+        ops for latency keeps every hard constraint at once."""
+        return True
+
+    @classmethod
+    def parse_genotype(cls, d: Any) -> Any:
+        """A genotype of this family from its JSON object (a GenotypeError names the bad field)."""
+        raise NotImplementedError
+
+    @classmethod
+    def retrain_network(cls, genotype: Any, model_cfg, info) -> nn.Module:
+        """The network a genotype is retrained in (``model_cfg``: retrain's ``model`` group)."""
+        raise NotImplementedError
+
+    @classmethod
+    def network_record(cls, genotype: Any, model_cfg, info) -> dict[str, Any]:
+        """What the timm entry needs besides the genotype to rebuild the retrained network
+        (``model``: the timm name, and its settings)."""
+        raise NotImplementedError
+
+    @classmethod
+    def reported_network(cls, genotype: Any) -> tuple[str, nn.Module, int]:
+        """(setting, network, input size) in which papers report a genotype's parameters and
+        multiply-adds (flops.genotype_cost builds it on the meta device)."""
+        raise NotImplementedError
+
+    @classmethod
+    def plot_genotype(cls, genotype: Any, path: Path, title: Optional[str] = None) -> Path:
+        raise NotImplementedError
+
+
+SPACES: dict[str, type[SearchSpace]] = {}
+
+
+def register_space(name: str, config: type, genotype: type, schema: str):
+    """Register a space family under ``name`` with its config dataclass (hydra knows it as
+    ``space/base_<name>``), its genotype class and that genotype's JSON ``schema``."""
+    def deco(cls):
+        SPACES[name] = cls
+        cls.name, cls.config, cls.genotype_type = name, config, genotype
+        register_schema(schema, cls.parse_genotype)
+        return cls
+    return deco
+
+
+def space_class(name: str) -> type[SearchSpace]:
+    try:
+        return SPACES[name]
+    except KeyError:
+        raise ValueError(f"unknown space {name!r}; known: {', '.join(sorted(SPACES))}") from None
+
+
+def build_space(cfg) -> SearchSpace:
+    return space_class(cfg.name).from_config(cfg)
+
+
+def space_config(d: Mapping[str, Any]) -> Any:
+    """The typed config of a space from its plain form (a checkpoint's config)."""
+    cls = space_class(d.get("name"))
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls.config), dict(d)))
+
+
+def family_of(genotype: Any) -> type[SearchSpace]:
+    """The space family a genotype belongs to."""
+    for cls in SPACES.values():
+        if isinstance(genotype, cls.genotype_type):
+            return cls
+    raise GenotypeError(f"a {type(genotype).__name__} is no registered space's genotype; known spaces: "
+                        f"{', '.join(sorted(SPACES))}")
 
 
 def path_weights(space: SearchSpace, probs: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -84,7 +201,7 @@ def derivable(space: SearchSpace, probs: Mapping[str, Tensor]) -> dict[str, Tens
     meet the target on paper only)."""
     out = {}
     for name, p in probs.items():
-        none = space.by_name[name].none
+        none = space.by_name[name].never_derived
         if none:
             keep = torch.ones_like(p, dtype=torch.bool)
             keep[none] = False
@@ -104,7 +221,7 @@ def uniform_choice(space: SearchSpace, generator: torch.Generator, allow_none: b
     """A child drawn uniformly from every decision's candidates (`none` excluded unless allowed)."""
     choice = {}
     for d in space.decisions:
-        ks = [i for i in range(len(d.candidates)) if allow_none or i not in d.none]
+        ks = [i for i in range(len(d.candidates)) if allow_none or i not in d.never_derived]
         choice[d.name] = ks[int(torch.randint(len(ks), (), generator=generator))]
     return choice
 

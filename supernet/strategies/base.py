@@ -2,15 +2,27 @@
 controller), and how a genotype is derived.  The search loop knows nothing else."""
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Callable, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import StrategyConfig
-from ..spaces.base import Decision, SearchSpace, derivable, path_weights
+from ..spaces.base import Decision, SearchSpace, build_space, derivable, path_weights
 from ..gates import Gate, child_gates
+
+@dataclass
+class StrategyConfig:
+    """What every strategy's config has; each strategy module extends it with its own options
+    (strategies/<name>.py) and ``conf/strategy/<name>.yaml`` picks it by ``base_<name>``."""
+    name: str = "proxyless"
+    arch_lr: float = 1e-2           # Adam on alpha (or the controller)
+    arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])   # ProxylessNAS: no first moment
+    arch_weight_decay: float = 1e-3
+    init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
+    max_skip: int = -1              # derive: at most this many skip_connect per cell (the cell space's P-DARTS cap; -1: no cap)
+
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
 Batch = tuple[Tensor, Tensor]
@@ -41,6 +53,12 @@ def strategy_config(name: str, **options) -> StrategyConfig:
 
 def build_strategy(space: SearchSpace, cfg) -> "Strategy":
     return _strategy_class(cfg.name)(space, cfg)
+
+
+def build_space_and_strategy(cfg) -> tuple[SearchSpace, "Strategy"]:
+    """The space of ``cfg.space`` and the strategy of ``cfg.strategy`` over it."""
+    space = build_space(cfg.space)
+    return space, build_strategy(space, cfg.strategy)
 
 
 def step_metrics(loss: Tensor, logits: Tensor, y: Tensor) -> dict[str, float]:
@@ -116,7 +134,7 @@ class Strategy(nn.Module):
         probs, choice = self.probabilities(), {}
         for d in self.space.decisions:
             p = probs[d.name].detach().clone()
-            p[d.none] = float("-inf")
+            p[d.never_derived] = float("-inf")
             choice[d.name] = int(p.argmax())
         return choice
 
@@ -126,42 +144,13 @@ class Strategy(nn.Module):
         return self.probabilities()[d.name]
 
     def derive(self):
-        return self.space.genotype(self._cap_skips(self.derive_choice()))
-
-    def _cap_skips(self, choice: dict[str, int]) -> dict[str, int]:
-        """P-DARTS's remedy for the collapse to skip-connects: keep at most ``cfg.max_skip``
-        per cell (the strongest ones); the others take their slot's best other op."""
-        if self.cfg.max_skip < 0 or "skip_connect" not in self.space.ops:
-            return choice
-        choice = dict(choice)
-        skips: dict[str, list] = {}
-        with torch.no_grad():
-            for d in self.space.decisions:
-                if d.kind != "op" or d.candidates[choice[d.name]] != "skip_connect":
-                    continue
-                input_name = self.space.edges[d.edge].slots[d.slot][0]
-                scores = self.op_scores(d, choice[input_name] if input_name else 0).detach().clone()
-                skips.setdefault(d.group, []).append((float(scores[choice[d.name]]), d, scores))
-            for group in skips.values():
-                group.sort(key=lambda t: -t[0])
-                for _, d, scores in group[self.cfg.max_skip:]:
-                    banned = [d.candidates.index("skip_connect"), *d.none]
-                    if len(banned) == len(d.candidates):
-                        raise ValueError("strategy.max_skip needs an op other than skip_connect and none in space.ops")
-                    scores[banned] = float("-inf")
-                    choice[d.name] = int(scores.argmax())
-        return choice
+        """The genotype of :meth:`derive_choice` after the space's derive rules (the cell space's
+        skip cap, ``cfg.max_skip``)."""
+        return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, self.cfg.max_skip))
 
     def admissible(self, choice: Mapping[str, int]) -> bool:
-        """Whether ``choice`` obeys the derive rules (the skip cap), so that a constrained
-        derive that swaps ops for latency keeps every hard constraint at once."""
-        if self.cfg.max_skip < 0 or "skip_connect" not in self.space.ops:
-            return True
-        skips: dict[str, int] = {}
-        for d in self.space.decisions:
-            if d.kind == "op" and d.candidates[choice[d.name]] == "skip_connect":
-                skips[d.group] = skips.get(d.group, 0) + 1
-        return all(n <= self.cfg.max_skip for n in skips.values())
+        """Whether ``choice`` obeys the space's derive rules (a constrained derive keeps them)."""
+        return self.space.admissible(choice, self.cfg.max_skip)
 
     def path_weights(self) -> dict[str, Tensor]:
         """Differentiable expected use of every path in the network derive produces:

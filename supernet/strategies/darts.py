@@ -29,9 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ..config import StrategyConfig
 from ..distributed import mean_over_ranks
-from .base import Strategy, apply_grads, arch_adam, register_strategy, step_metrics
+from .base import StrategyConfig, Strategy, apply_grads, arch_adam, register_strategy, step_metrics
 
 
 class _Relaxed(nn.Module):
@@ -82,8 +81,8 @@ class DARTS(Strategy):
         out = {}
         for key, edge in self.space.edges.items():
             a = self.alphas[key]
-            if edge.none:
-                a = a.index_fill(1, torch.tensor(edge.none, device=a.device), float("-inf"))
+            if edge.never_derived:
+                a = a.index_fill(1, torch.tensor(edge.never_derived, device=a.device), float("-inf"))
             out[key] = len(edge.slots) / edge.sources * F.softmax(a, -1)
         return out
 
@@ -94,7 +93,7 @@ class DARTS(Strategy):
         out = {}
         for key, w in self.mixture().items():
             edge = self.space.edges[key]
-            strength = w.index_fill(1, torch.tensor(edge.none, dtype=torch.long, device=w.device), 0.0).amax(1)
+            strength = w.index_fill(1, torch.tensor(edge.never_derived, dtype=torch.long, device=w.device), 0.0).amax(1)
             for input_name, op_name in edge.slots:
                 if input_name:
                     out[input_name] = strength / strength.sum()
@@ -110,7 +109,7 @@ class DARTS(Strategy):
             for key, w in self.mixture().items():
                 edge = self.space.edges[key]
                 w = w.clone()
-                w[:, edge.none] = float("-inf")
+                w[:, edge.never_derived] = float("-inf")
                 strength, best_op = w.max(1)
                 sources = strength.topk(len(edge.slots)).indices.sort().values.tolist()
                 for (input_name, op_name), src in zip(edge.slots, sources):

@@ -13,9 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gates import child_gates
-from ..config import StrategyConfig
 from ..spaces.base import Decision, SearchSpace
-from .base import Strategy, arch_adam, register_strategy, step_metrics
+from .base import StrategyConfig, Strategy, arch_adam, register_strategy, step_metrics
 from .policy import MovingAverageBaseline, accuracy, accuracy_reward, child_on_val, reinforce_step
 
 Pick = Callable[[Decision, Tensor], int]   # (decision, its logits) -> chosen candidate
@@ -81,7 +80,7 @@ class ENAS(Strategy):
 
     def _greedy(self, d: Decision, logits: Tensor) -> int:
         logits = logits.detach().clone()
-        logits[d.none] = float("-inf")
+        logits[d.never_derived] = float("-inf")
         return int(logits.argmax())
 
     def sample(self):

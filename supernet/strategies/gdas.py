@@ -14,9 +14,8 @@ from typing import List
 import torch
 import torch.nn.functional as F
 
-from ..config import StrategyConfig
 from ..gates import Gate
-from .base import AlphaStrategy, register_strategy
+from .base import StrategyConfig, AlphaStrategy, register_strategy
 
 
 @dataclass

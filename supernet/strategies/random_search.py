@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import StrategyConfig
 from ..spaces.base import uniform_choice
 from ..gates import child_gates
-from .base import Strategy, register_strategy, step_metrics
+from .base import StrategyConfig, Strategy, register_strategy, step_metrics
 from .policy import accuracy_reward
 
 

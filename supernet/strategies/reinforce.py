@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from ..config import StrategyConfig
-from .base import AlphaStrategy, register_strategy, step_metrics
+from .base import StrategyConfig, AlphaStrategy, register_strategy, step_metrics
 from .policy import MovingAverageBaseline, accuracy, accuracy_reward, child_on_val, reinforce_step
 
 

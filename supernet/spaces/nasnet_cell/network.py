@@ -12,7 +12,7 @@ import torch
 from timm.layers import drop_path
 from torch import Tensor, nn
 
-from ...genotype import CellGenotype, Genotype
+from .genotype import CellGenotype, Genotype
 from .macro import CellSpec, cell_plan, preprocess, reduction_layers, stem
 from ...ops import build_op
 

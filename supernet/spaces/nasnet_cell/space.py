@@ -8,15 +8,20 @@ of which the child runs.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
 
+import torch
 from torch import nn
 
-from ..base import Decision, Edge
-from ...genotype import CellGenotype, Genotype
-from ...latency.model import LatencyModel, cell_latency_model
-from .network import DiscreteNetwork
+from ...latency.model import LatencyModel
 from ...ops import check_ops
+from ..base import Decision, Edge, OpScores, SearchSpace, register_space
+from .config import CellSpaceConfig
+from .genotype import SCHEMA, CellGenotype, Genotype, genotype_from_dict
+from .latency import cell_latency_model
+from .network import DiscreteNetwork, build_network
+from .plot import plot_cells
 from .supernet import SearchNetwork
 
 CELL_TYPES = ("normal", "reduce")
@@ -35,11 +40,12 @@ def state_names(n_states: int) -> tuple[str, ...]:
     return ("c_{k-2}", "c_{k-1}") + tuple(f"node{i}" for i in range(n_states - 2))
 
 
-class CellSpace:
+@register_space("nasnet_cell", CellSpaceConfig, Genotype, SCHEMA)
+class CellSpace(SearchSpace):
     """Decisions of the cell space for ``nodes`` intermediate nodes and the op set ``ops``, and
     the macro network that stacks its cells (``layers`` cells of ``init_channels``)."""
 
-    name = "nasnet_cell"
+    timm_entries = ("supernet_cifar", "supernet_mobile")
 
     def __init__(self, nodes: int, ops: Sequence[str], layers: int = 5, init_channels: int = 8,
                  stem_multiplier: int = 3, share_inputs: bool = True):
@@ -59,7 +65,7 @@ class CellSpace:
                 for slot in SLOTS:
                     for kind, candidates in (("input", state_names(node + 2)), ("op", self.ops)):
                         self.decisions.append(Decision(decision_name(cell, node, slot, kind), kind, candidates,
-                                                       cell, node, slot, key))
+                                                       cell, node, slot, key, f"node {node} slot {slot}"))
                 self.edges[key] = Edge(key, cell, node + 2, self.ops,
                                        tuple((decision_name(cell, node, s, "input"), decision_name(cell, node, s, "op"))
                                              for s in SLOTS))
@@ -110,3 +116,62 @@ class CellSpace:
 
     def latency_model(self, info) -> LatencyModel:
         return cell_latency_model(self, info)
+
+    def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int) -> dict[str, int]:
+        """P-DARTS's remedy for the collapse to skip-connects: keep at most ``max_skip`` per cell
+        (the strongest by ``op_scores``); the others take their slot's best other op."""
+        if max_skip < 0 or "skip_connect" not in self.ops:
+            return choice
+        choice = dict(choice)
+        skips: dict[str, list] = {}
+        with torch.no_grad():
+            for d in self.decisions:
+                if d.kind != "op" or d.candidates[choice[d.name]] != "skip_connect":
+                    continue
+                scores = op_scores(d, choice[self.edges[d.edge].slots[d.slot][0]]).detach().clone()
+                skips.setdefault(d.group, []).append((float(scores[choice[d.name]]), d, scores))
+            for group in skips.values():
+                group.sort(key=lambda t: -t[0])
+                for _, d, scores in group[max_skip:]:
+                    banned = [d.candidates.index("skip_connect"), *d.never_derived]
+                    if len(banned) == len(d.candidates):
+                        raise ValueError("strategy.max_skip needs an op other than skip_connect and none in space.ops")
+                    scores[banned] = float("-inf")
+                    choice[d.name] = int(scores.argmax())
+        return choice
+
+    def admissible(self, choice: Mapping[str, int], max_skip: int) -> bool:
+        if max_skip < 0 or "skip_connect" not in self.ops:
+            return True
+        skips: dict[str, int] = {}
+        for d in self.decisions:
+            if d.kind == "op" and d.candidates[choice[d.name]] == "skip_connect":
+                skips[d.group] = skips.get(d.group, 0) + 1
+        return all(n <= max_skip for n in skips.values())
+
+    @classmethod
+    def parse_genotype(cls, d: Any) -> Genotype:
+        return genotype_from_dict(d)
+
+    @classmethod
+    def retrain_network(cls, genotype: Genotype, model_cfg, info) -> nn.Module:
+        m = model_cfg
+        return build_network(genotype, m.form, info.in_channels, info.num_classes, m.layers, m.init_channels,
+                             m.stem_multiplier, m.auxiliary, m.drop_path_prob)
+
+    @classmethod
+    def network_record(cls, genotype: Genotype, model_cfg, info) -> dict[str, Any]:
+        m = model_cfg
+        cifar = m.form == "cifar"
+        return {"model": "supernet_cifar" if cifar else "supernet_mobile", "form": m.form, "in_chans": info.in_channels,
+                "num_classes": info.num_classes, "layers": m.layers, "init_channels": m.init_channels,
+                **({"stem_multiplier": m.stem_multiplier} if cifar else {})}
+
+    @classmethod
+    def reported_network(cls, genotype: Genotype) -> tuple[str, nn.Module, int]:
+        """The DARTS CIFAR-10 network: 36 channels, 20 cells, 32x32."""
+        return "cifar 36 channels, 20 cells, 32x32, 10 classes", build_network(genotype, "cifar", 3, 10, 20, 36), 32
+
+    @classmethod
+    def plot_genotype(cls, genotype: Genotype, path: Path, title: Optional[str] = None) -> Path:
+        return plot_cells(genotype, path, title)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ...genotype import SCHEMAS, GenotypeError
+from ...genotype import GenotypeError
 from ...ops import mbconv_params
 
 SCHEMA = "supernet.chain_genotype/v1"
@@ -106,5 +106,3 @@ def chain_genotype_from_dict(d: Any) -> ChainGenotype:
         c_in = out
     return ChainGenotype(first_conv, tuple(blocks), _positive_int(d.get("feature_mix"), "feature_mix"))
 
-
-SCHEMAS[SCHEMA] = chain_genotype_from_dict

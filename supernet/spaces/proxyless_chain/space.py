@@ -5,16 +5,20 @@ strategy, the latency model and derive work on it as on the cell space."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
 
 from torch import nn
 
-from ..base import Decision, Edge
 from ...latency.model import LatencyModel
 from ...ops import OPS, mbconv_params
-from .genotype import Block, ChainGenotype, keeps_shape
+from ..base import Decision, Edge, SearchSpace, register_space
+from .config import ChainSpaceConfig
+from .genotype import SCHEMA, Block, ChainGenotype, chain_genotype_from_dict, keeps_shape
 from .latency import chain_latency_model
-from .network import FIRST_BLOCK_OP, ChainNetwork, ChainSupernet
+from .network import FIRST_BLOCK_OP, ChainNetwork
+from .plot import plot_chain
+from .supernet import ChainSupernet
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,9 @@ class LayerSpec:
         return keeps_shape(self.C_in, self.C_out, self.stride)
 
 
-class ChainSpace:
-    name = "proxyless_chain"
+@register_space("proxyless_chain", ChainSpaceConfig, ChainGenotype, SCHEMA)
+class ChainSpace(SearchSpace):
+    timm_entries = ("supernet_chain",)
 
     def __init__(self, ops: Sequence[str], first_conv: int, first_block: int, widths: Sequence[int],
                  depths: Sequence[int], strides: Sequence[int], feature_mix: int, nested_blocks: bool = True):
@@ -99,3 +104,26 @@ class ChainSpace:
 
     def latency_model(self, info) -> LatencyModel:
         return chain_latency_model(self, info)
+
+    @classmethod
+    def parse_genotype(cls, d: Any) -> ChainGenotype:
+        return chain_genotype_from_dict(d)
+
+    @classmethod
+    def retrain_network(cls, genotype: ChainGenotype, model_cfg, info) -> nn.Module:
+        """A chain genotype is a whole network already (only model.drop_path_prob applies)."""
+        return ChainNetwork(genotype, info.in_channels, info.num_classes, model_cfg.drop_path_prob)
+
+    @classmethod
+    def network_record(cls, genotype: ChainGenotype, model_cfg, info) -> dict[str, Any]:
+        return {"model": "supernet_chain", "form": "chain", "in_chans": info.in_channels,
+                "num_classes": info.num_classes, "layers": len(genotype.blocks), "init_channels": genotype.first_conv}
+
+    @classmethod
+    def reported_network(cls, genotype: ChainGenotype) -> tuple[str, nn.Module, int]:
+        """The network itself at 224x224, 1000 classes (ImageNet, as ProxylessNAS reports)."""
+        return "imagenet 224x224, 1000 classes", ChainNetwork(genotype, 3, 1000), 224
+
+    @classmethod
+    def plot_genotype(cls, genotype: ChainGenotype, path: Path, title: Optional[str] = None) -> Path:
+        return plot_chain(genotype, path, title)
