@@ -27,7 +27,7 @@ from supernet.measure import median_time, saved_tensor_bytes
 from supernet.search import run_search
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
-from supernet.synthetic import planted_task, recovered_fraction
+from supernet.synthetic import noise_ops, planted_task, recovered_fraction
 
 CASES = {  # label -> (strategy, its options)
     "proxyless": ("proxyless", {}),
@@ -69,15 +69,16 @@ def step_cost(name: str, over: dict, ops: list[str], a) -> tuple[float, float, f
 
 def planted_score(name: str, over: dict, a) -> tuple[float, float]:
     """(recovered fraction of the teacher's op decisions, seconds) of a short search."""
-    ops, data, teacher = planted_task()
-    cfg = SearchConfig(data=DataConfig(batch_size=16),
-                       space=CellSpaceConfig(nodes=2, ops=ops, layers=3, init_channels=4, stem_multiplier=1),
-                       strategy=strategy_config(name, **{"arch_lr": 0.1, **over}),
-                       trainer=TrainerConfig(epochs=a.epochs, warmup_epochs=1, topology_warmup_epochs=0, arch_every=1,
-                                             progress=False))
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
-        genotype = run_search(cfg, out, data=data).genotype
+    with noise_ops():
+        ops, data, teacher = planted_task()
+        cfg = SearchConfig(data=DataConfig(batch_size=16),
+                           space=CellSpaceConfig(nodes=2, ops=ops, layers=3, init_channels=4, stem_multiplier=1),
+                           strategy=strategy_config(name, **{"arch_lr": 0.1, **over}),
+                           trainer=TrainerConfig(epochs=a.epochs, warmup_epochs=1, topology_warmup_epochs=0, arch_every=1,
+                                                 progress=False))
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+            genotype = run_search(cfg, out, data=data).genotype
     return recovered_fraction(genotype, teacher), time.perf_counter() - t0
 
 

@@ -9,13 +9,16 @@ Input decisions are not scored: every state carries the image, so no data can te
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from .data import DataInfo
-from .spaces.nasnet_cell.genotype import Genotype
 from .ops import OPS, register_op
+from .spaces.nasnet_cell.genotype import Genotype
 from .spaces.nasnet_cell.space import CellSpace
 
 NOISE_OPS = ("noise_a", "noise_b")
@@ -33,11 +36,18 @@ class Noise(nn.Module):
         return torch.randn_like(x[:, :, ::self.stride, ::self.stride])
 
 
-def register_noise_ops() -> None:
-    """Add the noise ops to the registry (idempotent; not registered by default)."""
-    for name in NOISE_OPS:
-        if name not in OPS:
-            register_op(name)(lambda C_in, C_out, stride, affine: Noise(stride))
+@contextmanager
+def noise_ops() -> Iterator[None]:
+    """The noise ops in the op registry while the block runs (they are not registered by
+    default, and leave no trace in it after)."""
+    added = [name for name in NOISE_OPS if name not in OPS]
+    for name in added:
+        register_op(name)(lambda C_in, C_out, stride, affine: Noise(stride))
+    try:
+        yield
+    finally:
+        for name in added:
+            OPS.pop(name, None)
 
 
 def blobs(n=96, size=8, classes=3, seed=0) -> TensorDataset:
@@ -50,8 +60,8 @@ def blobs(n=96, size=8, classes=3, seed=0) -> TensorDataset:
 
 
 def planted_task(nodes: int = 2, n_train: int = 192, n_val: int = 192):
-    """(ops, (train, val, info), teacher genotype) of the planted task."""
-    register_noise_ops()
+    """(ops, (train, val, info), teacher genotype) of the planted task; build and search it
+    inside ``with noise_ops():``."""
     space = CellSpace(nodes, PLANTED_OPS)
     skip = PLANTED_OPS.index("skip_connect")
     teacher = space.genotype({d.name: skip if d.kind == "op" else d.node % 2 for d in space.decisions})

@@ -5,6 +5,7 @@ import torch
 from supernet.config import CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
 from supernet.strategies import strategy_config
+from supernet import synthetic
 from supernet.synthetic import blobs  # noqa: F401  (tests import it from here)
 
 # Tests run in parallel workers (pytest -n 2 on 2 cores): one thread each, or tiny ops drown
@@ -32,3 +33,10 @@ def tiny_config(**over) -> SearchConfig:
 @pytest.fixture
 def tiny_data():
     return blobs(96, seed=0), blobs(48, seed=1), DataInfo(in_channels=1, num_classes=3, image_size=8)
+
+
+@pytest.fixture
+def noise_ops():
+    """The planted task's noise ops, registered for one test only."""
+    with synthetic.noise_ops():
+        yield

@@ -102,30 +102,6 @@ def test_binary_gate_gradient_matches_binaryconnect_formula():
     assert torch.allclose(x.grad, dm)          # the active path gets the plain gradient
 
 
-def test_full_mode_matches_the_dense_mixture():
-    """full_v2 (re-run in the backward) equals autograd through sum_j g_j o_j with all paths kept."""
-    space, net, strategy, x, y = _setup("full", nodes=2)
-    gates = strategy.arch_sample()
-    _ce(net(x, gates), y).backward()
-    fast = {k: a.grad.clone() for k, a in strategy.alphas.items()}
-    strategy.zero_grad()
-    def fresh(gate, name):  # the same one-hot gate, on a new graph from alpha
-        p = F.softmax(strategy.alphas[name][list(gate.candidates)], 0)
-        return F.one_hot(torch.tensor(gate.position), len(p)).float() + p - p.detach()
-
-    dense = {}
-    for kind in ("normal", "reduce"):  # the same one-hot gates as a dense mixture of every (source, op)
-        for node in range(space.nodes):
-            acc = torch.zeros(node + 2, len(OPS))
-            for slot in (0, 1):
-                gi, go = (fresh(gates[n], n) for n in (f"{kind}_n{node}_s{slot}_input", f"{kind}_n{node}_s{slot}_op"))
-                acc = acc + torch.outer(gi, go)
-            dense[f"{kind}_n{node}"] = acc
-    _ce(net(x, mixture=dense), y).backward()
-    for k, a in strategy.alphas.items():
-        assert torch.allclose(a.grad, fast[k], atol=1e-4, rtol=1e-3), k
-
-
 def test_path_weights_count_the_paths_of_a_one_hot_child():
     space, _, strategy, _, _ = _setup(nodes=2)
     genotype = strategy.derive()

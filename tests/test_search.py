@@ -11,14 +11,12 @@ from supernet.derive import derive_run
 from supernet.genotype import load_genotype
 from supernet.search import NonFiniteLossError, run_search
 from supernet.strategies.proxyless import Proxyless
-from supernet.synthetic import PLANTED_OPS, register_noise_ops
+from supernet.synthetic import PLANTED_OPS
 
-
-register_noise_ops()
 
 
 @pytest.mark.parametrize("mode", ["two", "full"])
-def test_search_derives_the_clearly_best_op(tmp_path, mode):
+def test_search_derives_the_clearly_best_op(tmp_path, mode, noise_ops):
     cfg = tiny_config(**{"space.ops": PLANTED_OPS,
                          "trainer.epochs": 8, "strategy.mode": mode, "strategy.arch_lr": 0.1})
     data = blobs(192, seed=0), blobs(192, seed=1), DataInfo(1, 3, 8)

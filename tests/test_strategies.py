@@ -230,7 +230,7 @@ def test_random_samples_every_candidate_uniformly():
     assert biased > _chi2_critical(df)
 
 
-def test_planted_teacher_differentiable_strategies_beat_random(tmp_path):
+def test_planted_teacher_differentiable_strategies_beat_random(tmp_path, noise_ops):
     ops, data, teacher = planted_task()
     scores = {}
     for name in ("proxyless", "darts", "gdas", "random"):
@@ -258,7 +258,7 @@ def test_skip_cap_keeps_the_strongest_skips_and_replaces_the_others():
     assert strategy.derive().ops() == {"skip_connect"}
 
 
-def test_op_histogram_is_logged_and_skip_domination_stops_the_search(tmp_path):
+def test_op_histogram_is_logged_and_skip_domination_stops_the_search(tmp_path, noise_ops):
     ops, data, _ = planted_task()
     cfg = tiny_config(**{"space.ops": ops, "trainer.epochs": 8, "strategy.arch_lr": 0.1,
                          "trainer.stop_at_skips": 4})
