@@ -94,7 +94,7 @@ def main() -> None:
             rows.append((name, searched))
         cfg = searched[0][2]
         space, _ = build_space_and_strategy(cfg)
-        hw = hardware_target(cfg, space, searched[0][0].info, searched[0][0].strategy)
+        hw = hardware_target(cfg, space, searched[0][0].info, type(searched[0][0].strategy))
         print(f"\nstand-alone recipe: {recipe_text()}, mean test accuracy over {a.seeds} seeds")
         reference = None if hw else random_genotypes(space, a.random, None, None)
         if reference:

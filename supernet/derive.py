@@ -56,7 +56,7 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None) -> 
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
     info = DataInfo(**state["info"])
-    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, strategy), info)
+    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, type(strategy)), info)
     files = write_outputs(genotype, space, state.get("history", []), state.get("metrics", []),
                           Path(out) if out else ckpt.parent, epochs=state["epoch"], **meta)
     return genotype, files

@@ -31,7 +31,8 @@ from .gates import child_gates
 from .latency.target import hardware_target
 from .runlog import format_row, write_csv
 from .run import NonFiniteLossError, checkpoint_for
-from .strategies import Strategy, build_space_and_strategy
+from .spaces import build_space
+from .strategies import Strategy, build_strategy, strategy_class
 
 
 @dataclass
@@ -148,11 +149,13 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
     checkpoint_for(out_dir, cfg.resume, "search")
     torch.manual_seed(cfg.seed)
-    space, strategy = build_space_and_strategy(cfg)  # config errors before any data loading
-    if tr.strict_fairness and not strategy.samples_children:
-        raise ValueError(f"trainer.strict_fairness samples the weight step's children, and {strategy.name} trains "
+    space, strategy_cls = build_space(cfg.space), strategy_class(cfg.strategy.name)  # config errors before data
+    if tr.strict_fairness and not strategy_cls.samples_children:
+        raise ValueError(f"trainer.strict_fairness samples the weight step's children, and {strategy_cls.name} trains "
                          "the mixture of every path instead: use it with a sampling strategy")
     train_set, val_set, info = data or build_search_data(cfg.data, cfg.seed)
+    hw = hardware_target(cfg, space, info, strategy_cls)
+    strategy = build_strategy(space, cfg.strategy, **(hw.strategy_parts if hw else {}))
     strategy.seed(cfg.seed)
     net = space.supernet(info)
     if world.distributed:
@@ -172,7 +175,8 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         _check_same_search(ck["config"], cfg, ckpt_path)
         net.load_state_dict(ck["net"])
         strategy.load_state_dict(ck["strategy"])
-        strategy.optimizer.load_state_dict(ck["arch_opt"])
+        if strategy.optimizer is not None:
+            strategy.optimizer.load_state_dict(ck["arch_opt"])
         w_opt.load_state_dict(ck["w_opt"])
         sched.load_state_dict(ck["sched"])
         torch.set_rng_state(ck["rng"])
@@ -181,8 +185,6 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         history, metrics, start = ck["history"], ck["metrics"], ck["epoch"]
         if world.is_main:
             print(f"resuming {out_dir} after epoch {start}")
-
-    hw = hardware_target(cfg, space, info, strategy)
 
     def objective(logits, y):
         ce = F.cross_entropy(logits, y)
@@ -251,7 +253,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         if world.is_main:
             write_csv(metrics, out_dir / "metrics.csv")
             save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
-                             "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer.state_dict(),
+                             "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer and strategy.optimizer.state_dict(),
                              "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
                              "rng": torch.get_rng_state(), "history": history, "metrics": metrics,
                              "info": dataclasses.asdict(info),

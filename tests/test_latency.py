@@ -20,14 +20,14 @@ from supernet.data import DataInfo
 from supernet.latency import (LOSS_FORMS, LatencyPredictor, LatencyTable, MissingEntryError, TableError,
                               latency_loss, load_table)
 from supernet.spaces.base import uniform_choice
-from supernet.latency.constraint import constrained_choice, install_rejection
+from supernet.latency.constraint import RejectOverTarget, constrained_choice
 from supernet.latency.predict import fit_calibration
 from supernet.latency.table import measurement_meta
 from supernet.latency.profile import Bench
 from supernet.latency.target import MeasuredLatency, hardware_target
 from supernet.search import run_search
 from supernet.spaces import build_space
-from supernet.strategies import build_strategy, strategy_config
+from supernet.strategies import build_strategy, strategy_class, strategy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 INFO = DataInfo(1, 3, 8)
@@ -276,7 +276,9 @@ def test_hard_constraints_respect_the_target(tmp_path):
     lat = lambda gates: predictor.of_genotype(space.genotype({k: g.active for k, g in gates.items()}))
     samples = [lat(strategy.weight_child()) for _ in range(40)]
     target = sorted(samples)[len(samples) // 2]
-    install_rejection(strategy, lat, target, max_tries=500)
+    filtered = build_strategy(space, cfg.strategy, child_filter=RejectOverTarget(lat, target, max_tries=500))
+    filtered.load_state_dict(strategy.state_dict())
+    strategy = filtered
     assert all(lat(strategy.weight_child()) <= target for _ in range(40))
     pinned = {d.name: 0 for d in space.decisions if d.kind == "input"}   # the topology warm-up's wiring
     children = [strategy.weight_child(pinned) for _ in range(40)]
@@ -310,26 +312,31 @@ def test_reward_strategies_take_the_latency_in_their_reward(tmp_path):
     cfg.hardware = HardwareConfig(name="syn", table=str(synthetic_table(tmp_path, cfg)), target_ms=9.0)
     cfg.latency = LatencyConfig(loss="additive", reward_exponent=-0.5)
     space = build_space(cfg.space)
-    strategy = build_strategy(space, cfg.strategy)
-    hw = hardware_target(cfg, space, INFO, strategy)
+    hw = hardware_target(cfg, space, INFO, strategy_class("reinforce"))
+    strategy = build_strategy(space, cfg.strategy, **hw.strategy_parts)
     choice = uniform_choice(space, torch.Generator().manual_seed(0), allow_none=False)
     assert strategy.reward(0.8, choice) == pytest.approx(0.8 * (hw.of_choice(choice) / 9.0) ** -0.5)
     assert float(hw.arch_loss(torch.tensor(1.0), strategy)) == 1.0       # no gradient term for it
+    assert build_strategy(space, cfg.strategy).reward(0.8, choice) == 0.8   # without a target: the accuracy
     cfg.latency = LatencyConfig(loss="additive", reward="measured")
-    strategy = build_strategy(space, cfg.strategy)
-    hardware_target(cfg, space, INFO, strategy)
+    strategy = build_strategy(space, cfg.strategy, **hardware_target(cfg, space, INFO, type(strategy)).strategy_parts)
     measured = strategy.reward(1.0, choice)                                # the child timed end to end here
     assert measured > 0 and strategy.reward(1.0, choice) == measured       # once per child
     timer = MeasuredLatency(space, INFO, Bench(warmup=1, repeat=3))
     ms = timer(choice)
     assert ms > 0 and timer(choice) == ms and len(timer.cache) == 1
-    gradient = build_strategy(space, strategy_config("proxyless"))
-    hw = hardware_target(cfg, space, INFO, gradient)
-    assert gradient.reward is None and hw.arch_loss(torch.tensor(1.0), gradient).item() > 1.0
+    hw = hardware_target(cfg, space, INFO, strategy_class("proxyless"))
+    assert hw.strategy_parts == {}
+    gradient = build_strategy(space, strategy_config("proxyless"), **hw.strategy_parts)
+    assert hw.arch_loss(torch.tensor(1.0), gradient).item() > 1.0
+    with pytest.raises(ValueError, match="learns from gradients, not from a reward"):
+        build_strategy(space, strategy_config("proxyless"), reward=lambda acc, choice: acc)
+    with pytest.raises(ValueError, match="no sampled child can be filtered"):
+        build_strategy(space, strategy_config("darts"), child_filter=RejectOverTarget(hw.of_gates, 1.0, 5))
     cfg.latency = LatencyConfig(reward="guessed")
     cfg.hardware = HardwareConfig()
     with pytest.raises(ValueError, match="latency.reward 'guessed'"):
-        hardware_target(cfg, space, INFO, gradient)
+        hardware_target(cfg, space, INFO, type(gradient))
 
 
 def _search(tmp_path, table, loss):

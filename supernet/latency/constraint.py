@@ -2,6 +2,7 @@
 latency-constrained derive, and rejection of sampled children over the target."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from torch import Tensor
@@ -46,21 +47,21 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
     return choice
 
 
-def install_rejection(strategy, latency_of: Callable[[Mapping[str, Gate]], float], target_ms: float,
-                      max_tries: int) -> None:
-    """Make ``strategy.weight_child`` resample children whose latency is over the target (after
-    ``max_tries`` it keeps the fastest seen, so a step never stalls)."""
-    sample = strategy.weight_child
+@dataclass
+class RejectOverTarget:
+    """A strategy's child filter: redraw weight-step children whose latency is over the target
+    (after ``max_tries`` keep the fastest seen, so a step never stalls)."""
+    latency_of: Callable[[Mapping[str, Gate]], float]
+    target_ms: float
+    max_tries: int
 
-    def within_target(pinned: Mapping[str, int] = {}):
+    def __call__(self, draw: Callable[[], Mapping[str, Gate]]) -> Mapping[str, Gate]:
         best = None
-        for _ in range(max_tries):
-            gates = sample(pinned)
-            lat = latency_of(gates)
-            if lat <= target_ms:
+        for _ in range(self.max_tries):
+            gates = draw()
+            lat = self.latency_of(gates)
+            if lat <= self.target_ms:
                 return gates
             if best is None or lat < best[0]:
                 best = (lat, gates)
         return best[1]
-
-    strategy.weight_child = within_target

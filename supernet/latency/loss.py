@@ -1,7 +1,9 @@
-"""How the expected latency enters the arch loss (chosen by ``latency.loss``)."""
+"""How the expected latency enters the arch loss (chosen by ``latency.loss``), and how a
+child's latency enters the reward of the reward-driven strategies (MnasNet's factor)."""
 from __future__ import annotations
 
 import math
+from typing import Callable, Mapping
 
 import torch
 from torch import Tensor
@@ -36,3 +38,13 @@ def latency_loss(ce: Tensor, latency_ms: Tensor, target_ms: float, form: str, we
     if form == "hinge":
         return ce + weight * torch.relu(ratio - 1)
     raise ValueError(f"unknown latency.loss {form!r}; choose one of {', '.join(LOSS_FORMS)} (or none)")
+
+
+def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float, w: float = -0.07) -> Callable[[float, Mapping[str, int]], float]:
+    """MnasNet's reward ``accuracy * (latency / target) ** w`` (w < 0 penalizes slow children)."""
+    if target <= 0:
+        raise ValueError(f"latency target must be positive, got {target}")
+
+    def reward(acc, choice):
+        return acc * (latency(choice) / target) ** w
+    return reward

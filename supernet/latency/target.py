@@ -1,7 +1,8 @@
 """A hardware target inside a search: the table's predictor, the latency target, and how the
 latency enters the search: a differentiable arch-loss term for the gradient strategies, a
 MnasNet reward factor for the reward-driven ones (from the table or measured on this device),
-and the hard constraints."""
+and the hard constraints.  What the strategy needs (its reward, its child filter) is given to it
+when it is built (:attr:`HardwareTarget.strategy_parts`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,9 +14,8 @@ from torch import Tensor
 
 from ..spaces.base import SearchSpace
 from ..gates import Gate
-from ..strategies.policy import mnas_reward
-from .constraint import constrained_choice, install_rejection
-from .loss import LOSS_FORMS, check_target, latency_loss
+from .constraint import RejectOverTarget, constrained_choice
+from .loss import LOSS_FORMS, check_target, latency_loss, mnas_reward
 from .predict import LatencyPredictor
 from .profile import Bench, end_to_end_ms
 from .table import MissingEntryError, load_table, measurement_meta
@@ -45,12 +45,13 @@ class HardwareTarget:
     target_ms: float | None
     cfg: object                                 # LatencyConfig
     bench: Bench
+    strategy_parts: dict[str, Any] = dataclasses.field(default_factory=dict)   # build_strategy(..., **these)
 
     def expected(self, strategy) -> Tensor:
         return self.predictor.expected(strategy.path_weights())
 
     def arch_loss(self, ce: Tensor, strategy) -> Tensor:
-        if self.cfg.loss == "none" or strategy.reward is not None:   # reward strategies: see hardware_target
+        if self.cfg.loss == "none" or strategy.reward_driven:   # their latency is in their reward
             return ce
         return latency_loss(ce, self.expected(strategy), self.target_ms, self.cfg.loss, self.cfg.weight, self.cfg.beta)
 
@@ -104,10 +105,11 @@ def profile_command(cfg, info) -> str:
             f"space={group} " + " ".join(fields))
 
 
-def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget | None:
-    """The search's hardware target (None without a table); checks everything before training
-    and installs the latency into the strategy: the reward of reward-driven strategies, the
-    rejection of children over the target."""
+def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarget | None:
+    """The search's hardware target (None without a table) for a strategy of class
+    ``strategy_cls``: checks everything before training, and says in ``strategy_parts`` what the
+    strategy is built with: the latency-aware reward of a reward-driven strategy, the rejection
+    of children over the target."""
     hw, lat = cfg.hardware, cfg.latency
     if lat.loss not in LOSS_FORMS + ("none",):
         raise ValueError(f"unknown latency.loss {lat.loss!r}; choose one of {', '.join(LOSS_FORMS)} or none")
@@ -120,8 +122,8 @@ def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget |
         raise ValueError(f"hardware {hw.name} has no target: set latency.target_ms=<ms> (or hardware.target_ms)")
     if target is not None and lat.loss != "none":
         check_target(lat.loss, target)
-    if lat.reject_over_target and not strategy.samples_children:
-        raise ValueError(f"latency.reject_over_target resamples the weight step's children, and {strategy.name} "
+    if lat.reject_over_target and not strategy_cls.samples_children:
+        raise ValueError(f"latency.reject_over_target resamples the weight step's children, and {strategy_cls.name} "
                          "trains the mixture of every path instead: use latency.constrained_derive with it")
     if lat.reject_over_target and cfg.trainer.strict_fairness:
         raise ValueError("latency.reject_over_target resamples the weight step's children, and "
@@ -135,9 +137,9 @@ def hardware_target(cfg, space: SearchSpace, info, strategy) -> HardwareTarget |
         raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
                                 f"size with: {profile_command(cfg, info)}") from None
     out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size))
-    if lat.loss != "none" and strategy.reward is not None:
+    if lat.loss != "none" and strategy_cls.reward_driven:
         latency = MeasuredLatency(space, info, out.bench) if lat.reward == "measured" else out.of_choice
-        strategy.reward = mnas_reward(latency, target, lat.reward_exponent)
+        out.strategy_parts["reward"] = mnas_reward(latency, target, lat.reward_exponent)
     if lat.reject_over_target:
-        install_rejection(strategy, out.of_gates, target, lat.max_tries)
+        out.strategy_parts["child_filter"] = RejectOverTarget(out.of_gates, target, lat.max_tries)
     return out

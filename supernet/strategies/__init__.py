@@ -5,10 +5,10 @@ import importlib
 import pkgutil
 
 from .base import (STRATEGIES, Strategy, StrategyConfig, build_space_and_strategy, build_strategy, register_strategy,
-                   strategy_config)
+                   strategy_class, strategy_config)
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["STRATEGIES", "Strategy", "StrategyConfig", "build_space_and_strategy", "build_strategy", "register_strategy",
-           "strategy_config"]
+           "strategy_class", "strategy_config"]

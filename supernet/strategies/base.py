@@ -26,6 +26,8 @@ class StrategyConfig:
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
 Batch = tuple[Tensor, Tensor]
+Reward = Callable[[float, Mapping[str, int]], float]                   # (accuracy, choice) -> reward
+ChildFilter = Callable[[Callable[[], Mapping[str, Gate]]], Mapping[str, Gate]]   # draw() -> the child kept
 STRATEGIES: dict[str, type["Strategy"]] = {}
 
 
@@ -39,7 +41,7 @@ def register_strategy(name: str, config: type = StrategyConfig):
     return deco
 
 
-def _strategy_class(name: str) -> type["Strategy"]:
+def strategy_class(name: str) -> type["Strategy"]:
     try:
         return STRATEGIES[name]
     except KeyError:
@@ -48,15 +50,18 @@ def _strategy_class(name: str) -> type["Strategy"]:
 
 def strategy_config(name: str, **options) -> StrategyConfig:
     """The config of strategy ``name`` with ``options`` set (a wrong option is a TypeError)."""
-    return _strategy_class(name).config(name=name, **options)
+    return strategy_class(name).config(name=name, **options)
 
 
-def build_strategy(space: SearchSpace, cfg) -> "Strategy":
-    return _strategy_class(cfg.name)(space, cfg)
+def build_strategy(space: SearchSpace, cfg, **parts) -> "Strategy":
+    """The strategy of ``cfg`` over ``space``, with the ``parts`` a hardware target gives it
+    (``reward``, ``child_filter``: see :class:`Strategy`)."""
+    return strategy_class(cfg.name)(space, cfg, **parts)
 
 
 def build_space_and_strategy(cfg) -> tuple[SearchSpace, "Strategy"]:
-    """The space of ``cfg.space`` and the strategy of ``cfg.strategy`` over it."""
+    """The space of ``cfg.space`` and the strategy of ``cfg.strategy`` over it (as derive
+    rebuilds them: no hardware parts)."""
     space = build_space(cfg.space)
     return space, build_strategy(space, cfg.strategy)
 
@@ -79,18 +84,33 @@ def apply_grads(optimizer: torch.optim.Optimizer, params: list[Tensor], grads) -
     optimizer.step()
 
 
+def accuracy_reward(acc: float, choice: Mapping[str, int]) -> float:
+    """The reward without a hardware target: the child's accuracy."""
+    return acc
+
+
 class Strategy(nn.Module):
     """Owns the architecture state and its optimizer (``self.optimizer``, checkpointed by the
-    loop); a module so that ``state_dict`` holds it."""
+    loop; None for a strategy that learns nothing); a module so that ``state_dict`` holds it.
+
+    What a hardware target changes is given, not patched in afterwards: ``reward`` (what a
+    reward-driven strategy maximises; default the accuracy) and ``child_filter`` (which sampled
+    children a weight step may train: it gets a ``draw()`` and returns the child it keeps)."""
 
     name = "base"
     samples_children = True          # the weight step trains one sampled child (darts: the mixture)
-    optimizer: torch.optim.Optimizer
-    reward: Optional[Callable[[float, Mapping[str, int]], float]] = None   # reward-driven strategies set one
+    reward_driven = False            # the arch update reads a reward (reinforce, enas; random ranks by it)
+    optimizer: Optional[torch.optim.Optimizer] = None
 
-    def __init__(self, space: SearchSpace, cfg):
+    def __init__(self, space: SearchSpace, cfg, reward: Optional[Reward] = None,
+                 child_filter: Optional[ChildFilter] = None):
         super().__init__()
+        if reward is not None and not self.reward_driven:
+            raise ValueError(f"{self.name} learns from gradients, not from a reward: give it a latency loss instead")
+        if child_filter is not None and not self.samples_children:
+            raise ValueError(f"{self.name} trains the mixture of every path, so no sampled child can be filtered")
         self.space, self.cfg = space, cfg
+        self.reward, self.child_filter = reward or accuracy_reward, child_filter
         self.generator = torch.Generator().manual_seed(0)
 
     def seed(self, seed: int) -> None:
@@ -101,8 +121,10 @@ class Strategy(nn.Module):
 
     def weight_child(self, pinned: Mapping[str, int] = {}) -> Mapping[str, Gate]:
         """The weight step's child: a sample with the decisions in ``pinned`` held at the given
-        candidates (the loop's topology warm-up); latency rejection wraps this."""
-        return {**self.weight_sample(), **child_gates(pinned)}
+        candidates (the loop's topology warm-up), kept or redrawn by the child filter."""
+        def draw():
+            return {**self.weight_sample(), **child_gates(pinned)}
+        return self.child_filter(draw) if self.child_filter else draw()
 
     def weight_forward(self, net: nn.Module, x: Tensor, pinned: Mapping[str, int] = {}) -> Tensor:
         """Logits of the weight step (on the train split): by default one sampled child."""
@@ -176,8 +198,8 @@ class AlphaStrategy(Strategy):
     """Strategies with one alpha vector per decision, updated by Adam on an arch loss: the
     weight step samples one candidate per decision from softmax(alpha)."""
 
-    def __init__(self, space, cfg):
-        super().__init__(space, cfg)
+    def __init__(self, space, cfg, **parts):
+        super().__init__(space, cfg, **parts)
         self.alphas = nn.ParameterDict({
             d.name: nn.Parameter(cfg.init_scale * torch.randn(len(d.candidates)))
             for d in space.decisions})

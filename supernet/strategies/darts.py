@@ -58,8 +58,8 @@ class DARTSConfig(StrategyConfig):
 class DARTS(Strategy):
     samples_children = False
 
-    def __init__(self, space, cfg):
-        super().__init__(space, cfg)
+    def __init__(self, space, cfg, **parts):
+        super().__init__(space, cfg, **parts)
         self.alphas = nn.ParameterDict({
             key: nn.Parameter(cfg.init_scale * torch.randn(edge.sources, len(edge.ops)))
             for key, edge in space.edges.items()})

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from ..gates import child_gates
 from ..spaces.base import Decision, SearchSpace
 from .base import StrategyConfig, Strategy, arch_adam, register_strategy, step_metrics
-from .policy import MovingAverageBaseline, accuracy, accuracy_reward, child_on_val, reinforce_step
+from .policy import MovingAverageBaseline, accuracy, child_on_val, reinforce_step
 
 Pick = Callable[[Decision, Tensor], int]   # (decision, its logits) -> chosen candidate
 
@@ -68,12 +68,13 @@ class ENASConfig(StrategyConfig):
 
 @register_strategy("enas", ENASConfig)
 class ENAS(Strategy):
-    def __init__(self, space, cfg):
-        super().__init__(space, cfg)
+    reward_driven = True
+
+    def __init__(self, space, cfg, **parts):
+        super().__init__(space, cfg, **parts)
         self.controller = Controller(space, cfg.controller_hidden, cfg.tanh_constant)
         self.baseline = MovingAverageBaseline(cfg.baseline_decay)
         self.optimizer = arch_adam(self.controller.parameters(), cfg)
-        self.reward = accuracy_reward
 
     def _draw(self, d: Decision, logits: Tensor) -> int:
         return int(torch.multinomial(F.softmax(logits.detach(), -1).cpu(), 1, generator=self.generator))

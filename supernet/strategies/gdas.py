@@ -30,10 +30,10 @@ class GDASConfig(StrategyConfig):
 
 @register_strategy("gdas", GDASConfig)
 class GDAS(AlphaStrategy):
-    def __init__(self, space, cfg):
+    def __init__(self, space, cfg, **parts):
         if not 0 < cfg.tau_min <= cfg.tau_max:
             raise ValueError(f"gdas needs 0 < strategy.tau_min <= strategy.tau_max, got {cfg.tau_min}, {cfg.tau_max}")
-        super().__init__(space, cfg)
+        super().__init__(space, cfg, **parts)
         self.tau = cfg.tau_max
 
     def on_epoch_start(self, arch_epoch, arch_epochs):

@@ -2,13 +2,13 @@
 the reward of a sampled child, a moving-average baseline, and the REINFORCE step.
 
 A reward is a callable ``(accuracy, choice) -> float``, so that it can use what no gradient
-reaches: the child's latency measured on the device, or read from a table.  Strategies start
-with :func:`accuracy_reward`; a hardware target sets ``strategy.reward = mnas_reward(latency,
-target, w)`` (latency/target.py).
+reaches: the child's latency measured on the device, or read from a table.  A strategy is given
+its reward when it is built (default: the accuracy; under a hardware target MnasNet's
+``latency.loss.mnas_reward``, see latency/target.py).
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -16,8 +16,6 @@ from torch import Tensor, nn
 from ..distributed import all_reduce_sum, current_world
 from ..evaluate import own_bn_statistics
 from ..gates import child_gates
-
-Reward = Callable[[float, Mapping[str, int]], float]     # (val accuracy of the child, its choice)
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:
@@ -36,20 +34,6 @@ def child_on_val(net: nn.Module, choice: Mapping[str, int], x: Tensor, y: Tensor
     with own_bn_statistics(net, gates, [train or (x, y)], x.device), torch.no_grad():
         logits = net(x, gates)
         return logits, objective(logits, y)
-
-
-def accuracy_reward(acc: float, choice: Mapping[str, int]) -> float:
-    return acc
-
-
-def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float, w: float = -0.07) -> Reward:
-    """MnasNet's reward ``accuracy * (latency / target) ** w`` (w < 0 penalizes slow children)."""
-    if target <= 0:
-        raise ValueError(f"latency target must be positive, got {target}")
-
-    def reward(acc, choice):
-        return acc * (latency(choice) / target) ** w
-    return reward
 
 
 class MovingAverageBaseline(nn.Module):

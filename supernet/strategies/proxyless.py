@@ -27,10 +27,10 @@ class ProxylessConfig(StrategyConfig):
 
 @register_strategy("proxyless", ProxylessConfig)
 class Proxyless(AlphaStrategy):
-    def __init__(self, space, cfg):
+    def __init__(self, space, cfg, **parts):
         if cfg.mode not in ("two", "full"):
             raise ValueError(f"strategy.mode must be 'two' or 'full', got {cfg.mode!r}")
-        super().__init__(space, cfg)
+        super().__init__(space, cfg, **parts)
 
     def arch_sample(self):
         gates = {}

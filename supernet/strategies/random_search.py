@@ -14,7 +14,6 @@ import torch
 from ..spaces.base import uniform_choice
 from ..gates import child_gates
 from .base import StrategyConfig, Strategy, register_strategy, step_metrics
-from .policy import accuracy_reward
 
 
 @dataclass
@@ -25,15 +24,14 @@ class RandomConfig(StrategyConfig):
 
 @register_strategy("random", RandomConfig)
 class RandomSearch(Strategy):
-    def __init__(self, space, cfg):
-        super().__init__(space, cfg)
+    reward_driven = True
+
+    def __init__(self, space, cfg, **parts):
+        super().__init__(space, cfg, **parts)
         if cfg.num_candidates < 1:
             raise ValueError(f"strategy.num_candidates must be >= 1, got {cfg.num_candidates}")
         self.register_buffer("best", torch.full((len(space.decisions),), -1, dtype=torch.long))
         self.register_buffer("best_reward", torch.tensor(float("nan")))
-        self.reward = accuracy_reward
-        # The loop checkpoints an arch optimizer; random search has no parameters for one.
-        self.optimizer = torch.optim.SGD([torch.zeros(0, requires_grad=True)], lr=0.0)
 
     def probabilities(self):
         return {d.name: torch.full((len(d.candidates),), 1 / len(d.candidates)) for d in self.space.decisions}

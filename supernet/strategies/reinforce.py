@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from .base import StrategyConfig, AlphaStrategy, register_strategy, step_metrics
-from .policy import MovingAverageBaseline, accuracy, accuracy_reward, child_on_val, reinforce_step
+from .policy import MovingAverageBaseline, accuracy, child_on_val, reinforce_step
 
 
 @dataclass
@@ -22,10 +22,11 @@ class ReinforceConfig(StrategyConfig):
 
 @register_strategy("reinforce", ReinforceConfig)
 class Reinforce(AlphaStrategy):
-    def __init__(self, space, cfg):
-        super().__init__(space, cfg)
+    reward_driven = True
+
+    def __init__(self, space, cfg, **parts):
+        super().__init__(space, cfg, **parts)
         self.baseline = MovingAverageBaseline(cfg.baseline_decay)
-        self.reward = accuracy_reward
 
     def arch_step(self, net, x, y, objective, train=None, w_opt=None):
         choice = {name: self._sample(p, 1)[0] for name, p in self.probabilities().items()}
