@@ -22,7 +22,7 @@ setup(
         "tqdm>=4.60,<5",
     ],
     extras_require={
-        "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4",
+        "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4", "ruff>=0.15,<0.18",
                 "onnx>=1.16,<2", "onnxruntime>=1.18,<2", "onnxscript>=0.3,<1"],
         "slurm": ["hydra-submitit-launcher>=1.2,<1.3"],
     },

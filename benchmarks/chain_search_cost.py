@@ -18,12 +18,12 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from supernet.spaces.proxyless_chain.network import ChainNetwork
-from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.data import DataInfo
 from supernet.gates import child_gates
 from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes
 from supernet.spaces import build_space
+from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
+from supernet.spaces.proxyless_chain.network import ChainNetwork
 from supernet.strategies import build_strategy, strategy_config
 
 CASES = ("derived", "proxyless", "mixture")
@@ -93,7 +93,8 @@ def main() -> None:
     print(f"{'case':10s} {'params MB':>9s} {'w-step ms':>9s} {'a-step ms':>9s} {'w-act MB':>8s} {'a-act MB':>8s} "
           f"{'peakRSS+ MB':>11s}" + (f" {'cuda peak MB':>12s}" if a.device.startswith("cuda") else ""))
     for r in rows:
-        print(f"{r['case']:10s} {r['params_MB']:9.1f} {r['weight_step_ms']:9.1f} {r.get('arch_step_ms', float('nan')):9.1f} "
+        print(f"{r['case']:10s} {r['params_MB']:9.1f} {r['weight_step_ms']:9.1f} "
+              f"{r.get('arch_step_ms', float('nan')):9.1f} "
               f"{r['weight_act_MB']:8.1f} {r.get('arch_act_MB', float('nan')):8.1f} {r['peak_rss_delta_MB']:11.1f}"
               + (f" {r['cuda_peak_MB']:12.1f}" if "cuda_peak_MB" in r else ""))
     d, px, mix = rows

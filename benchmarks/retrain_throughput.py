@@ -18,13 +18,13 @@ import torch.nn.functional as F
 
 from supernet.genotypes import published_genotype
 from supernet.measure import median_time
-from supernet.spaces.nasnet_cell.network import DiscreteNetwork
+from supernet.spaces.nasnet_cell.network import CellNetwork
 
 
 def train_step_fn(device: str, batch: int, layers: int, channels: int, compile_: bool, channels_last: bool,
                   bf16: bool):
     torch.manual_seed(0)
-    net = DiscreteNetwork(published_genotype("darts_v2"), 3, 10, layers, channels, auxiliary=True,
+    net = CellNetwork(published_genotype("darts_v2"), 3, 10, layers, channels, auxiliary=True,
                           drop_path_prob=0.2).to(device).train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)

@@ -20,12 +20,12 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
 from supernet.gates import Gate
 from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes
-from supernet.spaces.nasnet_cell.network import DiscreteNetwork
-from supernet.spaces.nasnet_cell.supernet import SearchNetwork
+from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
+from supernet.spaces.nasnet_cell.network import CellNetwork
 from supernet.spaces.nasnet_cell.space import CellSpace
+from supernet.spaces.nasnet_cell.supernet import CellSupernet
 from supernet.strategies import build_strategy, strategy_config
 
 OP_SETS = {
@@ -45,9 +45,9 @@ def measure(case: str, ops_name: str, a) -> dict:
     ce = F.cross_entropy
     genotype = strategy.derive()
     if case == "derived":
-        net = DiscreteNetwork(genotype, 3, 10, a.layers, a.channels)
+        net = CellNetwork(genotype, 3, 10, a.layers, a.channels)
     else:
-        net = SearchNetwork(space, 3, 10, a.layers, a.channels)
+        net = CellSupernet(space, 3, 10, a.layers, a.channels)
     # The supernet's weight step runs the derived child itself, so the ratio is the supernet's
     # overhead, not the luck of which child was sampled.
     child = {name: Gate(k) for name, k in space.choice_of(genotype).items()}
@@ -97,7 +97,8 @@ def main() -> None:
     if a.case:  # child process: one case, fresh memory
         print(json.dumps(measure(a.case, a.ops, a)))
         return
-    fwd = [f"--{k}={getattr(a, k)}" for k in ("batch", "size", "layers", "channels", "nodes", "warmup", "repeat", "samples")]
+    fwd = [f"--{k}={getattr(a, k)}"
+           for k in ("batch", "size", "layers", "channels", "nodes", "warmup", "repeat", "samples")]
     cases = [("derived", "darts8"), ("proxyless", "darts8"), ("full", "darts8"),
              ("proxyless", "ops4"), ("proxyless", "nasnet13")]
     rows = []

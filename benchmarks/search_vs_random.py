@@ -25,14 +25,13 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-
 from standalone import Yardstick, percentile, recipe_text, spread_and_noise
+
 from supernet.config import register_configs
-from supernet.spaces.base import uniform_choice
 from supernet.latency.target import hardware_target
 from supernet.search import run_search
-from supernet.strategies import build_space_and_strategy
-from supernet.strategies import STRATEGIES
+from supernet.spaces.base import uniform_choice
+from supernet.strategies import STRATEGIES, build_space_and_strategy
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from supernet.config import DataConfig, SearchConfig, TrainerConfig
-from supernet.spaces.nasnet_cell.config import DARTS_OPS, CellSpaceConfig
 from supernet.data import DataInfo
 from supernet.measure import median_time, saved_tensor_bytes
 from supernet.search import run_search
+from supernet.spaces.nasnet_cell.config import DARTS_OPS, CellSpaceConfig
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
 from supernet.synthetic import noise_ops, planted_task, recovered_fraction
@@ -74,8 +74,8 @@ def planted_score(name: str, over: dict, a) -> tuple[float, float]:
         cfg = SearchConfig(data=DataConfig(batch_size=16),
                            space=CellSpaceConfig(nodes=2, ops=ops, layers=3, init_channels=4, stem_multiplier=1),
                            strategy=strategy_config(name, **{"arch_lr": 0.1, **over}),
-                           trainer=TrainerConfig(epochs=a.epochs, warmup_epochs=1, topology_warmup_epochs=0, arch_every=1,
-                                                 progress=False))
+                           trainer=TrainerConfig(epochs=a.epochs, warmup_epochs=1, topology_warmup_epochs=0,
+                                                 arch_every=1, progress=False))
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
             genotype = run_search(cfg, out, data=data).genotype

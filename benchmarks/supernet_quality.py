@@ -31,16 +31,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from search_vs_random import search_config
 from standalone import Yardstick, recipe_text, spread_and_noise
+
 from supernet.config import register_configs
 from supernet.data import build_search_data
-from supernet.spaces.base import uniform_choice
 from supernet.distributed import World
 from supernet.gates import child_gates
 from supernet.ops import OPS, build_op
 from supernet.search import child_probe, run_search, search_loader
+from supernet.spaces.base import uniform_choice
 from supernet.stats import kendall_tau
 
 SPACES = {"cell": [], "chain": ["space=proxyless_chain_cpu"]}

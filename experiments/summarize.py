@@ -16,7 +16,8 @@ def main() -> None:
         print(f"  {name:9s} {path.resolve()}")
     bad = [r for r in rows if r["status"] != "finished"]
     if bad:
-        print(f"{len(bad)} of {len(rows)} runs did not finish: " + ", ".join(f"{r['run']} ({r['status']})" for r in bad))
+        print(f"{len(bad)} of {len(rows)} runs did not finish: "
+              + ", ".join(f"{r['run']} ({r['status']})" for r in bad))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from .spaces.nasnet_cell.config import CellSpaceConfig
 from .strategies import STRATEGIES, StrategyConfig, strategy_config
 
 
-
 @dataclass
 class DataConfig:
     """Which data set and how to split it.  ``digits`` ships with scikit-learn (offline)."""
@@ -94,8 +93,8 @@ class LatencyConfig:
 @dataclass
 class SearchConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    space: SpaceConfig = field(default_factory=CellSpaceConfig)       # a registered family's config
-    strategy: StrategyConfig = field(default_factory=lambda: strategy_config("proxyless"))   # a registered strategy's config
+    space: SpaceConfig = field(default_factory=CellSpaceConfig)                    # any registered family
+    strategy: StrategyConfig = field(default_factory=lambda: strategy_config("proxyless"))   # any registered one
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
-from torchvision import datasets, transforms as T
+from torchvision import datasets
+from torchvision import transforms as T
 
 DATASETS = ("digits", "cifar10", "cifar100", "imagefolder")
 CIFAR_STATS = {  # per-channel mean, std of the training images

@@ -9,12 +9,12 @@ from typing import Any
 from .checkpoint import load_checkpoint
 from .config import search_config_from_dict
 from .data import DataInfo
-from .spaces.base import SearchSpace
 from .flops import genotype_cost
 from .genotype import save_genotype
 from .latency.target import HardwareTarget, hardware_target
-from .strategies import build_space_and_strategy
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
+from .spaces.base import SearchSpace
+from .strategies import build_space_and_strategy
 
 
 def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
@@ -39,8 +39,8 @@ def write_outputs(genotype, space: SearchSpace, history, metrics, out_dir: Path,
     if history:
         files["alphas"] = plot_alpha_history(history, space.decisions, out_dir / "alphas.png")
     if metrics:
-        keys = [k for k in ("train_loss", "arch_loss", "train_acc", "val_acc_derived", "val_acc_sampled", "alpha_entropy",
-                            "expected_latency_ms") if any(k in row for row in metrics)]
+        keys = [k for k in ("train_loss", "arch_loss", "train_acc", "val_acc_derived", "val_acc_sampled",
+                            "alpha_entropy", "expected_latency_ms") if any(k in row for row in metrics)]
         files["curves"] = plot_metrics(metrics, out_dir / "curves.png", keys)
     return files
 

@@ -16,9 +16,9 @@ from typing import Iterable, Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
-from .spaces.base import SearchSpace, uniform_choice
 from .distributed import World, all_reduce_sum
 from .gates import Gate, child_gates
+from .spaces.base import SearchSpace, uniform_choice
 
 Batches = Iterable[tuple[Tensor, Tensor]]
 
@@ -68,7 +68,8 @@ class ChildProbe:
     child's BN statistics, ``val_loader`` scores it."""
 
     def __init__(self, net: nn.Module, calib_loader, val_loader, device, world: World = World()):
-        self.net, self.calib_loader, self.val_loader, self.device, self.world = net, calib_loader, val_loader, device, world
+        self.net, self.calib_loader, self.val_loader = net, calib_loader, val_loader
+        self.device, self.world = device, world
 
     def accuracy(self, choice: Mapping[str, int]) -> float:
         return child_accuracy(self.net, child_gates(choice), islice(self.calib_loader, 1), self.val_loader,

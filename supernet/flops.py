@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .spaces.base import family_of
 
+
 def count_parameters(model: nn.Module, exclude: tuple[str, ...] = ("auxiliary_head",)) -> int:
     """Trainable parameters without the auxiliary head (it is dropped after training, and
     DARTS's count_parameters_in_MB leaves it out too)."""
@@ -42,4 +43,5 @@ def genotype_cost(genotype) -> dict[str, Any]:
     chain genotype as itself at 224x224), built on the meta device."""
     with torch.device("meta"):
         setting, net, size = family_of(genotype).reported_network(genotype)
-    return {"setting": setting, "params": count_parameters(net), "multiply_adds": multiply_adds(net, (1, 3, size, size))}
+    return {"setting": setting, "params": count_parameters(net),
+            "multiply_adds": multiply_adds(net, (1, 3, size, size))}

@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 from .figures import PathLike, save_figure
 from .spaces.base import Decision, family_of
 
+
 def plot_genotype(genotype, path: PathLike, title: str | None = None) -> Path:
     """The picture of a genotype of any registered family (cells as DARTS-style DAGs, a chain
     as ProxylessNAS draws its networks)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -33,9 +34,11 @@ from .flops import count_parameters, multiply_adds
 from .genotype import save_genotype
 from .genotypes import resolve_genotype
 from .plots import plot_metrics
+from .run import NonFiniteLossError, checkpoint_for
 from .runlog import format_row, write_csv
 from .spaces.base import family_of
-from .run import NonFiniteLossError, checkpoint_for
+
+log = logging.getLogger(__name__)
 
 RESULT_SCHEMA = "supernet.retrain/v1"
 
@@ -130,7 +133,7 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
             ema.load_state_dict(ck["ema"])
         torch.set_rng_state(ck["rng"])
         metrics, start = ck["metrics"], ck["epoch"]
-        print(f"resuming {out_dir} after epoch {start}")
+        log.info(f"resuming {out_dir} after epoch {start}")
 
     test_loader = make_loader(test_set, cfg.data.batch_size, False, None, cfg.data.num_workers)
     loader_gen = torch.Generator()
@@ -181,7 +184,7 @@ def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
                          "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                          "rng": torch.get_rng_state(), "metrics": metrics,
                          **({"ema": ema.state_dict()} if ema is not None else {})}, ckpt_path)
-        print(format_row(row))
+        log.info(format_row(row))
 
     shape = (1, info.in_channels, info.image_size, info.image_size)
     network = family_of(genotype).network_record(genotype, cfg.model, info)

@@ -7,6 +7,7 @@ RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -25,20 +26,22 @@ from .config import SearchConfig, config_dict
 from .data import DataInfo, build_search_data
 from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
-from .spaces.base import SearchSpace, fair_children, uniform_choice
 from .evaluate import ChildProbe
 from .gates import child_gates
 from .latency.target import hardware_target
-from .runlog import format_row, write_csv
 from .run import NonFiniteLossError, checkpoint_for
+from .runlog import format_row, write_csv
 from .spaces import build_space
+from .spaces.base import SearchSpace, fair_children, uniform_choice
 from .strategies import Strategy, build_strategy, strategy_class
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class SearchResult:
     out_dir: Path
-    genotype: Any                    # a cell Genotype or a ChainGenotype
+    genotype: Any                    # a genotype of the space's family
     metrics: list[dict[str, float]]
     files: dict[str, Path]           # empty on ranks other than 0
     net: torch.nn.Module
@@ -184,7 +187,7 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             torch.cuda.set_rng_state(ck["cuda_rng"], device)
         history, metrics, start = ck["history"], ck["metrics"], ck["epoch"]
         if world.is_main:
-            print(f"resuming {out_dir} after epoch {start}")
+            log.info(f"resuming {out_dir} after epoch {start}")
 
     def objective(logits, y):
         ce = F.cross_entropy(logits, y)
@@ -253,31 +256,32 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
         if world.is_main:
             write_csv(metrics, out_dir / "metrics.csv")
             save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
-                             "strategy": strategy.state_dict(), "arch_opt": strategy.optimizer and strategy.optimizer.state_dict(),
+                             "strategy": strategy.state_dict(),
+                             "arch_opt": strategy.optimizer and strategy.optimizer.state_dict(),
                              "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
                              "rng": torch.get_rng_state(), "history": history, "metrics": metrics,
                              "info": dataclasses.asdict(info),
                              **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},
                             ckpt_path)
-            print(format_row(row))
+            log.info(format_row(row))
             if stop:
-                print(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="
+                log.info(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="
                       f"{tr.stop_at_skips}), the collapse of differentiable search to parameter-free ops")
         if stop:
             break
 
     genotype, meta = derive_genotype(cfg, strategy, hw, info, measure=world.is_main)
-    meta["shared_weights"] = trust_figures(child_probe(net, train_set, val_set, cfg, world, len(metrics), device), space,
-                                           space.choice_of(genotype), tr.final_quality_children,
+    probe = child_probe(net, train_set, val_set, cfg, world, len(metrics), device)
+    meta["shared_weights"] = trust_figures(probe, space, space.choice_of(genotype), tr.final_quality_children,
                                            torch.Generator().manual_seed(cfg.seed))
     files = {}
     if world.is_main:
         sw = meta["shared_weights"]
-        print(f"on the shared weights (BN re-estimated per child): derived child {sw['derived_acc']:.3f}, "
+        log.info(f"on the shared weights (BN re-estimated per child): derived child {sw['derived_acc']:.3f}, "
               f"{sw['children']} uniformly sampled children {sw['sampled_acc_mean']:.3f} +- {sw['sampled_acc_sd']:.3f}")
         if hw:
             measured = f", {meta['measured_latency_ms']:.3f} ms measured here" if "measured_latency_ms" in meta else ""
-            print(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} (table "
+            log.info(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} (table "
                   f"{cfg.hardware.table}, target {hw.target_ms} ms){measured}")
         files = write_outputs(genotype, space, history, metrics, out_dir, epochs=len(metrics), **meta)
     return SearchResult(out_dir, genotype, metrics, files, net, strategy, info)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from hydra.experimental.callback import Callback
 
 from .atomic import write_text_atomic
 from .pareto import pareto_front
-from .runlog import write_csv
 from .plots import plot_accuracy_latency
+from .runlog import write_csv
+
+log = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
 COLUMNS = ["run", "status", "hardware", "target_ms", "strategy", "seed", "table_latency_ms",
@@ -148,4 +151,4 @@ class SummaryCallback(Callback):
 
     def on_multirun_end(self, config, **kwargs) -> None:
         rows, files = summarize(config.hydra.sweep.dir)
-        print(f"summary of {len(rows)} runs: " + ", ".join(str(p) for p in files.values()))
+        log.info(f"summary of {len(rows)} runs: " + ", ".join(str(p) for p in files.values()))

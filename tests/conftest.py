@@ -2,10 +2,10 @@
 import pytest
 import torch
 
+from supernet import synthetic
 from supernet.config import CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
 from supernet.strategies import strategy_config
-from supernet import synthetic
 from supernet.synthetic import blobs  # noqa: F401  (tests import it from here)
 
 # Tests run in parallel workers (pytest -n 2 on 2 cores): one thread each, or tiny ops drown

@@ -9,28 +9,33 @@ import pytest
 import timm
 import torch
 import yaml
+from conftest import blobs, tiny_config
 from PIL import Image
 
-from conftest import blobs, tiny_config
-from supernet.spaces.proxyless_chain.genotype import ChainGenotype, chain_genotype_from_dict
-from supernet.spaces.proxyless_chain.network import ChainNetwork
-from supernet.spaces.proxyless_chain.supernet import NestedBlocks
-from supernet.spaces.proxyless_chain.proxyless_format import (export_table, genotype_from_net_config, import_table,
-                                             key_from_signature, signature_from_key)
-from supernet.spaces.proxyless_chain.timm_arch import arch_def
 from supernet.config import DataConfig, HardwareConfig, LatencyConfig, RetrainConfig
-from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.data import DataInfo
 from supernet.flops import genotype_cost
 from supernet.gates import child_gates
-from supernet.ops import MBConv, mbconv_params
 from supernet.genotype import GenotypeError
 from supernet.genotypes import published_data, published_genotype, resolve_genotype
 from supernet.latency import LatencyPredictor, LatencyTable, MissingEntryError, TableError, load_table
 from supernet.latency.table import measurement_meta
+from supernet.ops import MBConv, mbconv_params
 from supernet.retrain import run_retrain
 from supernet.search import run_search
 from supernet.spaces import build_space
+from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
+from supernet.spaces.proxyless_chain.genotype import ChainGenotype, chain_genotype_from_dict
+from supernet.spaces.proxyless_chain.network import ChainNetwork
+from supernet.spaces.proxyless_chain.proxyless_format import (
+    export_table,
+    genotype_from_net_config,
+    import_table,
+    key_from_signature,
+    signature_from_key,
+)
+from supernet.spaces.proxyless_chain.supernet import NestedBlocks
+from supernet.spaces.proxyless_chain.timm_arch import arch_def
 from supernet.strategies import STRATEGIES, build_strategy, strategy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +103,8 @@ def test_nested_blocks_are_slices_of_the_largest():
         nested = NestedBlocks(spec).eval()
         for op in spec.candidates:
             k, e = mbconv_params(op)
-            block, mid, trim = MBConv(spec.C_in, spec.C_out, k, spec.stride, e).eval(), nested.shape[op][1], (7 - k) // 2
+            block = MBConv(spec.C_in, spec.C_out, k, spec.stride, e).eval()
+            mid, trim = nested.shape[op][1], (7 - k) // 2
             block.conv_dw.weight.data = nested.conv_dw.weight[:mid, :, trim:trim + k, trim:trim + k].clone()
             if e == 1:
                 block.conv_pw.weight.data = nested.conv_pwl.weight[:, :mid].clone()
@@ -247,7 +253,8 @@ def test_chain_search_on_an_image_folder(tmp_path):
     for cls in range(2):
         (tmp_path / "data" / "train" / f"c{cls}").mkdir(parents=True)
         for i in range(12):
-            Image.new("RGB", (20, 18), (120 * cls, 10 * i, 60)).save(tmp_path / "data" / "train" / f"c{cls}" / f"{i}.png")
+            image = Image.new("RGB", (20, 18), (120 * cls, 10 * i, 60))
+            image.save(tmp_path / "data" / "train" / f"c{cls}" / f"{i}.png")
     cfg = tiny_config(space=TINY, **{"trainer.epochs": 1, "trainer.warmup_epochs": 0})
     cfg.data = DataConfig(name="imagefolder", root=str(tmp_path / "data"), image_size=16, batch_size=4)
     result = run_search(cfg, tmp_path / "run")

@@ -6,12 +6,19 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 import torchvision.datasets.cifar
+from PIL import Image
 
 from supernet.config import DataConfig
-from supernet.data import (Cutout, DataInfo, DatasetNotFoundError, build_dataset,
-                           build_search_data, make_loader, search_split)
+from supernet.data import (
+    Cutout,
+    DataInfo,
+    DatasetNotFoundError,
+    build_dataset,
+    build_search_data,
+    make_loader,
+    search_split,
+)
 
 
 def test_digits_shapes_and_normalization():

@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from supernet.gates import Gate, apply_gate
-from supernet.spaces.nasnet_cell.supernet import SearchNetwork
 from supernet.spaces.nasnet_cell.space import CellSpace
+from supernet.spaces.nasnet_cell.supernet import CellSupernet
 from supernet.strategies import build_strategy, strategy_config
 
 OPS = ["none", "skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "dil_conv_3x3"]
@@ -14,7 +14,7 @@ OPS = ["none", "skip_connect", "max_pool_3x3", "avg_pool_3x3", "sep_conv_3x3", "
 def _setup(mode="two", nodes=3):
     torch.manual_seed(0)
     space = CellSpace(nodes, OPS)
-    net = SearchNetwork(space, in_channels=1, num_classes=3, layers=3, C=4, stem_multiplier=1)
+    net = CellSupernet(space, in_channels=1, num_classes=3, layers=3, C=4, stem_multiplier=1)
     strategy = build_strategy(space, strategy_config("proxyless", mode=mode, arch_lr=0.1, init_scale=0.5))
     x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))
     return space, net, strategy, x, y

@@ -10,23 +10,29 @@ from pathlib import Path
 
 import pytest
 import torch
-
+from conftest import blobs, tiny_config
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from conftest import blobs, tiny_config
 from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
-from supernet.latency import (LOSS_FORMS, LatencyPredictor, LatencyTable, MissingEntryError, TableError,
-                              latency_loss, load_table)
-from supernet.spaces.base import uniform_choice
+from supernet.latency import (
+    LOSS_FORMS,
+    LatencyPredictor,
+    LatencyTable,
+    MissingEntryError,
+    TableError,
+    latency_loss,
+    load_table,
+)
 from supernet.latency.constraint import RejectOverTarget, constrained_choice
 from supernet.latency.predict import fit_calibration
-from supernet.latency.table import measurement_meta
 from supernet.latency.profile import Bench
+from supernet.latency.table import measurement_meta
 from supernet.latency.target import MeasuredLatency, hardware_target
 from supernet.search import run_search
 from supernet.spaces import build_space
+from supernet.spaces.base import uniform_choice
 from supernet.strategies import build_strategy, strategy_class, strategy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +50,8 @@ def synthetic_table(tmp_path, cfg, slow_ms=10.0, fast_ms=0.1) -> Path:
 
 def _predictor(tmp_path, cfg):
     space = build_space(cfg.space)
-    return LatencyPredictor(space, space.latency_model(INFO), load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32"))
+    table = load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32")
+    return LatencyPredictor(space, space.latency_model(INFO), table)
 
 
 def test_table_round_trip_and_refusals(tmp_path):
@@ -234,12 +241,12 @@ def test_darts_latency_ignores_what_neither_the_network_nor_derive_sees(tmp_path
 
 
 def test_the_two_path_step_moves_every_alpha_by_the_exact_latency_gradient(tmp_path):
-    from supernet.spaces.nasnet_cell.supernet import SearchNetwork
+    from supernet.spaces.nasnet_cell.supernet import CellSupernet
     cfg = tiny_config(**{"strategy.arch_lr": 0.05})
     predictor = _predictor(tmp_path, cfg)
     space = predictor.space
     torch.manual_seed(0)
-    net = SearchNetwork(space, 1, 3, layers=3, C=4, stem_multiplier=1)
+    net = CellSupernet(space, 1, 3, layers=3, C=4, stem_multiplier=1)
     strategy = build_strategy(space, cfg.strategy)
     x, y = blobs(16).tensors
     before = {k: a.detach().clone() for k, a in strategy.alphas.items()}
@@ -273,7 +280,9 @@ def test_hard_constraints_respect_the_target(tmp_path):
     with pytest.raises(ValueError, match="no architecture of this space is within"):
         constrained_choice(space, strategy.probabilities(), predictor, 0.01, space.choice_of(free))
 
-    lat = lambda gates: predictor.of_genotype(space.genotype({k: g.active for k, g in gates.items()}))
+    def lat(gates):
+        return predictor.of_genotype(space.genotype({k: g.active for k, g in gates.items()}))
+
     samples = [lat(strategy.weight_child()) for _ in range(40)]
     target = sorted(samples)[len(samples) // 2]
     filtered = build_strategy(space, cfg.strategy, child_filter=RejectOverTarget(lat, target, max_tries=500))

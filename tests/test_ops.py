@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
 from supernet.ops import OPS, build_op, register_op
+from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
 
 
 @pytest.mark.parametrize("name", sorted(set(DARTS_OPS) | set(NASNET_OPS)))

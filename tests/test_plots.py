@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.plots import plot_accuracy_latency, plot_alpha_history, plot_genotype, plot_metrics
 from supernet.spaces import build_space
 from supernet.spaces.nasnet_cell.genotype import CellGenotype, Genotype
 from supernet.spaces.nasnet_cell.space import CellSpace
+from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OPS = ["none", "skip_connect", "sep_conv_3x3", "max_pool_3x3"]

@@ -4,18 +4,18 @@ import json
 import pytest
 import timm
 import torch
+from conftest import blobs, tiny_config
 from torch import nn
 
 import supernet  # noqa: F401  (registers the timm models)
-from conftest import blobs, tiny_config
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, RetrainTrainerConfig
 from supernet.data import DataInfo
 from supernet.flops import count_parameters, genotype_cost, multiply_adds
 from supernet.genotype import GenotypeError, load_genotype
 from supernet.genotypes import published_data, published_genotype, published_names, resolve_genotype
-from supernet.spaces.nasnet_cell.network import DiscreteNetwork, DiscreteNetworkImageNet, build_network
 from supernet.retrain import ScheduledDropPath, run_retrain
 from supernet.search import run_search
+from supernet.spaces.nasnet_cell.network import CellNetwork, CellNetworkImageNet, build_network
 
 NAMES = [n for n in published_names() if not n.startswith("proxyless")]   # the cells (chains: test_chain.py)
 COMPARABLE = [(n, fig) for n in NAMES for fig in published_data(n)["meta"]["published"]
@@ -60,7 +60,7 @@ def test_darts_v2_counts_exact_and_the_574m_gap():
     g = published_genotype("darts_v2")
     assert genotype_cost(g)["params"] == 3_349_342
     with torch.device("meta"):
-        net = DiscreteNetworkImageNet(g).eval()
+        net = CellNetworkImageNet(g).eval()
     hand = []
 
     def hook(m, _, out):
@@ -80,7 +80,7 @@ def test_darts_v2_counts_exact_and_the_574m_gap():
 
 def test_drop_path_only_in_training_and_its_schedule():
     torch.manual_seed(0)
-    net = DiscreteNetwork(published_genotype("darts_v2"), 1, 3, 3, 4, drop_path_prob=0.0)
+    net = CellNetwork(published_genotype("darts_v2"), 1, 3, 3, 4, drop_path_prob=0.0)
     x = torch.randn(4, 1, 8, 8)
     net.eval()
     plain = net(x)
@@ -97,14 +97,14 @@ def test_drop_path_only_in_training_and_its_schedule():
 
 
 def test_auxiliary_head_runs_only_in_training():
-    net = DiscreteNetwork(published_genotype("darts_v2"), 1, 3, 6, 4, auxiliary=True)
+    net = CellNetwork(published_genotype("darts_v2"), 1, 3, 6, 4, auxiliary=True)
     calls = []
     net.auxiliary_head.register_forward_hook(lambda *_: calls.append(1))
     x = torch.randn(2, 1, 8, 8)
     assert net.forward_with_aux(x)[1].shape == (2, 3) and len(calls) == 1
     net.eval()
     assert net.forward_with_aux(x)[1] is None and net(x).shape == (2, 3) and len(calls) == 1
-    assert count_parameters(net) == count_parameters(DiscreteNetwork(net.genotype, 1, 3, 6, 4))
+    assert count_parameters(net) == count_parameters(CellNetwork(net.genotype, 1, 3, 6, 4))
 
 
 def test_a_searched_genotype_builds(tmp_path, tiny_data):
@@ -116,8 +116,8 @@ def test_a_searched_genotype_builds(tmp_path, tiny_data):
     assert net.genotype == result.genotype
 
 
-@pytest.mark.parametrize("model, cls, size", [("supernet_cifar", DiscreteNetwork, 16),
-                                              ("supernet_mobile", DiscreteNetworkImageNet, 32)])
+@pytest.mark.parametrize("model, cls, size", [("supernet_cifar", CellNetwork, 16),
+                                              ("supernet_mobile", CellNetworkImageNet, 32)])
 def test_timm_registry_builds_the_same_network(model, cls, size):
     torch.manual_seed(0)
     ours = cls(published_genotype("nasnet_a"), 3, 7, 5, 8).eval()
@@ -132,7 +132,7 @@ def test_timm_registry_builds_the_same_network(model, cls, size):
 
 def _small_eval_net():
     torch.manual_seed(0)
-    return DiscreteNetwork(published_genotype("darts_v2"), 3, 10, 3, 4, auxiliary=True, drop_path_prob=0.2).eval()
+    return CellNetwork(published_genotype("darts_v2"), 3, 10, 3, 4, auxiliary=True, drop_path_prob=0.2).eval()
 
 
 def test_torch_export_round_trip():
@@ -202,8 +202,24 @@ def test_retrain_resume_equals_uninterrupted(tmp_path, monkeypatch):
     loaded = timm.create_model("supernet_cifar", genotype=str(full.files["genotype"]),
                                checkpoint_path=str(full.files["model"])).eval()
     assert count_parameters(loaded) == full.summary["params"]
-    assert full.summary["network"] == {"model": "supernet_cifar", "form": "cifar", "in_chans": 1, "num_classes": 3, "layers": 3,
-                                       "init_channels": 4, "stem_multiplier": 1}
+    assert full.summary["network"] == {"model": "supernet_cifar", "form": "cifar", "in_chans": 1, "num_classes": 3,
+                                       "layers": 3, "init_channels": 4, "stem_multiplier": 1}
     assert loaded.state_dict().keys() == a.keys() and all(torch.equal(loaded.state_dict()[k], a[k]) for k in a)
     with pytest.raises(GenotypeError, match="retrained as supernet_cifar"):
         timm.create_model("supernet_mobile", genotype=str(full.files["genotype"]))
+
+
+@pytest.mark.parametrize("name, genotype, size", [
+    ("supernet_cifar", "darts_v2", 16), ("supernet_mobile", "darts_v2", 32), ("supernet_chain", "proxyless_mobile", 32)])
+def test_every_timm_entry_has_timm_s_model_interface(name, genotype, size):
+    small = {"layers": 3, "init_channels": 8} if name != "supernet_chain" else {}
+    model = timm.create_model(name, genotype=genotype, num_classes=5, **small).eval()
+    x = torch.randn(2, 3, size, size)
+    features = model.forward_features(x)
+    assert torch.allclose(model.forward_head(features), model(x), atol=1e-5)
+    assert model.forward_head(features, pre_logits=True).shape == (2, model.num_features)
+    assert model.get_classifier().in_features == model.num_features and model.pretrained_cfg["num_classes"] == 5
+    model.reset_classifier(7)
+    assert model(x).shape == (2, 7)
+    model.reset_classifier(0)
+    assert model(x).shape == (2, model.num_features)

@@ -2,9 +2,9 @@
 fails loudly (without losing work) on bad input."""
 import pytest
 import torch
+from conftest import blobs, tiny_config
 from torch.utils.data import TensorDataset
 
-from conftest import blobs, tiny_config
 from supernet.checkpoint import CheckpointError, load_checkpoint
 from supernet.data import DataInfo
 from supernet.derive import derive_run
@@ -12,7 +12,6 @@ from supernet.genotype import load_genotype
 from supernet.search import NonFiniteLossError, run_search
 from supernet.strategies.proxyless import Proxyless
 from supernet.synthetic import PLANTED_OPS
-
 
 
 @pytest.mark.parametrize("mode", ["two", "full"])

@@ -6,16 +6,16 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import blobs, tiny_config
 from torch import nn
 
-from conftest import blobs, tiny_config
 from supernet.data import DataInfo
-from supernet.spaces.base import fair_children, uniform_choice
 from supernet.evaluate import child_accuracy, own_bn_statistics
 from supernet.gates import child_gates
-from supernet.spaces.nasnet_cell.network import DiscreteNetwork
 from supernet.ops import Pool, search_op
 from supernet.search import run_search, weight_gradients
+from supernet.spaces.base import fair_children, uniform_choice
+from supernet.spaces.nasnet_cell.network import CellNetwork
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
 
@@ -82,7 +82,7 @@ def test_parameter_free_ops_get_a_bn_in_the_search_cell_only():
     assert sum(isinstance(m, nn.BatchNorm2d) for m in conv.modules()) == 2       # no extra BN
     space = _space()
     genotype = space.genotype({d.name: (1 if d.kind == "op" else 0) for d in space.decisions})  # max pools
-    retrained = DiscreteNetwork(genotype, 1, 3, 3, 4)
+    retrained = CellNetwork(genotype, 1, 3, 3, 4)
     pools = [m for m in retrained.modules() if isinstance(m, Pool)]
     assert pools and all(m.proj is None for m in pools)
     assert not any(isinstance(m, nn.Sequential) and isinstance(m[0], Pool) for m in retrained.modules())
@@ -145,15 +145,15 @@ def test_topology_warmup_holds_the_inputs_then_samples_them(tmp_path, tiny_data,
     seen = []
     cfg = tiny_config(**{"trainer.epochs": 2, "trainer.warmup_epochs": 2, "trainer.topology_warmup_epochs": 1,
                          "space.nodes": 3})
-    from supernet.spaces.nasnet_cell.supernet import SearchNetwork
-    forward = SearchNetwork.forward
+    from supernet.spaces.nasnet_cell.supernet import CellSupernet
+    forward = CellSupernet.forward
 
     def record(self, x, gates=None, mixture=None):
         if torch.is_grad_enabled():                                # weight steps (no arch steps here)
             seen.append(tuple(g.active for name, g in sorted(gates.items()) if name.endswith("_input")))
         return forward(self, x, gates, mixture)
 
-    monkeypatch.setattr(SearchNetwork, "forward", record)
+    monkeypatch.setattr(CellSupernet, "forward", record)
     run_search(cfg, tmp_path, data=tiny_data)
     per_epoch = len(seen) // 2
     assert len(set(seen[:per_epoch])) == 1                         # epoch 1: one topology

@@ -10,9 +10,9 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-
 import toy_space
-from supernet.config import ModelConfig, RetrainConfig, SearchConfig, TrainerConfig, DataConfig
+
+from supernet.config import DataConfig, ModelConfig, RetrainConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
 from supernet.derive import derive_run
 from supernet.flops import genotype_cost

@@ -8,19 +8,19 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import blobs, tiny_config
 from torch.func import functional_call
 
-from conftest import blobs, tiny_config
+import supernet.search as search
 from supernet.checkpoint import load_checkpoint
 from supernet.data import DataInfo
 from supernet.gates import child_gates
-import supernet.search as search
+from supernet.latency.loss import mnas_reward
 from supernet.search import run_search
-from supernet.spaces.nasnet_cell.supernet import SearchNetwork
 from supernet.spaces.nasnet_cell.space import CellSpace
+from supernet.spaces.nasnet_cell.supernet import CellSupernet
 from supernet.strategies import STRATEGIES, build_strategy, strategy_config
 from supernet.strategies.darts import _Relaxed
-from supernet.latency.loss import mnas_reward
 from supernet.strategies.policy import MovingAverageBaseline, reinforce_step
 from supernet.synthetic import planted_task, recovered_fraction
 
@@ -30,7 +30,7 @@ OPS = ["none", "skip_connect", "max_pool_3x3", "sep_conv_3x3"]
 def _setup(name, nodes=2, ops=OPS, **cfg):
     torch.manual_seed(0)
     space = CellSpace(nodes, ops)
-    net = SearchNetwork(space, in_channels=1, num_classes=3, layers=3, C=4, stem_multiplier=1)
+    net = CellSupernet(space, in_channels=1, num_classes=3, layers=3, C=4, stem_multiplier=1)
     strategy = build_strategy(space, strategy_config(name, **{"arch_lr": 0.1, "init_scale": 0.5, **cfg}))
     x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))
     return space, net, strategy, x, y
@@ -108,7 +108,8 @@ def test_darts_second_order_follows_the_weight_learning_rate():
     space, net, strategy, x, y = _setup("darts", nodes=1, unrolled=True, unrolled_eps=1e-6)
     net.double(), strategy.double()
     train, val = (x.double(), y), (torch.randn(8, 1, 8, 8, dtype=torch.float64), torch.randint(0, 3, (8,)))
-    first_order = torch.autograd.grad(_ce(net(val[0], mixture=strategy.mixture()), val[1]), list(strategy.alphas.values()))
+    first_order = torch.autograd.grad(_ce(net(val[0], mixture=strategy.mixture()), val[1]),
+                                      list(strategy.alphas.values()))
     w_opt = torch.optim.SGD(net.parameters(), 0.0)       # a schedule at its end: the virtual step vanishes
     for a, f in zip(strategy.unrolled_grads(net, train, val, _ce, w_opt)[0], first_order):
         assert torch.allclose(a, f, atol=1e-10)
@@ -271,7 +272,8 @@ def test_op_histogram_is_logged_and_skip_domination_stops_the_search(tmp_path, n
         assert sum(v for k, v in row.items() if k.startswith("normal/")) == 2 * cfg.space.nodes
 
 
-@pytest.mark.parametrize("name, extra", [(n, {}) for n in sorted(STRATEGIES)] + [("darts", {"strategy.unrolled": True})])
+@pytest.mark.parametrize("name, extra",
+                         [(n, {}) for n in sorted(STRATEGIES)] + [("darts", {"strategy.unrolled": True})])
 def test_every_strategy_resumes_exactly(tmp_path, monkeypatch, name, extra):
     data = blobs(48, seed=0), blobs(32, seed=1), DataInfo(1, 3, 8)
     extra = {"strategy.num_candidates": 3, **extra} if name == "random" else extra

@@ -7,8 +7,8 @@ from typing import Callable, Mapping
 
 from torch import Tensor
 
-from ..spaces.base import SearchSpace
 from ..gates import Gate
+from ..spaces.base import SearchSpace
 from .predict import LatencyPredictor
 
 

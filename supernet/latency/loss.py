@@ -40,7 +40,8 @@ def latency_loss(ce: Tensor, latency_ms: Tensor, target_ms: float, form: str, we
     raise ValueError(f"unknown latency.loss {form!r}; choose one of {', '.join(LOSS_FORMS)} (or none)")
 
 
-def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float, w: float = -0.07) -> Callable[[float, Mapping[str, int]], float]:
+def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float,
+                w: float = -0.07) -> Callable[[float, Mapping[str, int]], float]:
     """MnasNet's reward ``accuracy * (latency / target) ** w`` (w < 0 penalizes slow children)."""
     if target <= 0:
         raise ValueError(f"latency target must be positive, got {target}")

@@ -62,7 +62,8 @@ class LatencyPredictor:
         return float(sum((weights[key] * runs).sum() for key, _, runs in self.units))
 
 
-def fit_calibration(raw_ms: Sequence[float], ops_run: Sequence[float], measured_ms: Sequence[float]) -> dict[str, float]:
+def fit_calibration(raw_ms: Sequence[float], ops_run: Sequence[float],
+                    measured_ms: Sequence[float]) -> dict[str, float]:
     """Least-squares ``measured - raw = per_op_ms * ops_run + constant_ms``.  When every
     measured network runs the same number of ops (every child of a cell space without `none`
     does) the two terms cannot be told apart, and only the constant is fitted."""

@@ -13,11 +13,11 @@ from tqdm.auto import tqdm
 
 from ..atomic import write_text_atomic
 from ..data import build_dataset
-from ..spaces.base import SearchSpace, uniform_choice
 from ..genotypes import resolve_genotype
 from ..measure import median_time
 from ..plots import plot_latency_validation
 from ..spaces import build_space
+from ..spaces.base import SearchSpace, uniform_choice
 from ..stats import kendall_tau, mape, spearman_rho
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
@@ -84,7 +84,8 @@ def validate(predictor: LatencyPredictor, genotypes: dict, info, bench: Bench, p
     rows = []
     for name, g in tqdm(genotypes.items(), desc="validating", disable=not progress, dynamic_ncols=True):
         rows.append({"name": name, "raw_ms": predictor.of_genotype(g, calibrated=False),
-                     "predicted_ms": predictor.of_genotype(g), "measured_ms": end_to_end_ms(g, predictor.space, info, bench)})
+                     "predicted_ms": predictor.of_genotype(g),
+                     "measured_ms": end_to_end_ms(g, predictor.space, info, bench)})
     measured = [r["measured_ms"] for r in rows]
     stats = {}
     for key, label in (("raw_ms", "before"), ("predicted_ms", "after")):

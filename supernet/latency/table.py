@@ -72,8 +72,8 @@ def measurement_meta(device: str, threads: int, batch_size: int, dtype: str, war
     """What a table must record about how it was measured."""
     proc = platform.processor() or platform.machine()
     try:
-        proc = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                    if l.startswith("model name"))
+        proc = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     if torch.device(device).type == "cuda":
@@ -97,7 +97,8 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
     except yaml.YAMLError as e:
         raise TableError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise TableError(f"{path}: schema must be {SCHEMA!r}, got {data.get('schema') if isinstance(data, dict) else data!r}")
+        got = data.get("schema") if isinstance(data, dict) else data
+        raise TableError(f"{path}: schema must be {SCHEMA!r}, got {got!r}")
     if data.get("units") != UNITS:
         raise TableError(f"{path}: units must be {UNITS!r}, got {data.get('units')!r}")
     meta = data.get("meta")

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from ..spaces.base import SearchSpace
 from ..gates import Gate
+from ..spaces.base import SearchSpace, space_class
 from .constraint import RejectOverTarget, constrained_choice
 from .loss import LOSS_FORMS, check_target, latency_loss, mnas_reward
 from .predict import LatencyPredictor
@@ -98,7 +98,7 @@ def _override(value: Any) -> str:
 def profile_command(cfg, info) -> str:
     """The profile_latency.py command that measures ``cfg``'s table for exactly its space,
     input size and hardware settings (each spelled out: the profile app has its own defaults)."""
-    group = "proxyless_chain" if cfg.space.name == "proxyless_chain" else "darts"
+    group = space_class(cfg.space.name).space_yaml
     fields = [f"{prefix}.{k}={_override(v)}" for prefix, c in (("hardware", cfg.hardware), ("space", cfg.space))
               for k, v in dataclasses.asdict(c).items() if not (prefix == "space" and k == "name")]
     return (f"python experiments/profile_latency.py data={cfg.data.name} data.image_size={info.image_size} "

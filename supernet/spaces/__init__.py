@@ -5,8 +5,18 @@ here is imported, so nothing else changes."""
 import importlib
 import pkgutil
 
-from .base import (SPACES, Decision, Edge, SearchSpace, SpaceConfig, build_space, family_of, register_space,
-                   space_class, space_config)
+from .base import (
+    SPACES,
+    Decision,
+    Edge,
+    SearchSpace,
+    SpaceConfig,
+    build_space,
+    family_of,
+    register_space,
+    space_class,
+    space_config,
+)
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.ispkg:

@@ -75,6 +75,7 @@ class SearchSpace:
     name: ClassVar[str]
     config: ClassVar[type]
     genotype_type: ClassVar[type]
+    space_yaml: ClassVar[str] = ""           # a conf/space/<name>.yaml of this family (the apps compose it)
     ops: tuple[str, ...]
     decisions: list[Decision]
     by_name: dict[str, Decision]

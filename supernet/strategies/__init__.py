@@ -4,11 +4,19 @@ plus one yaml in ``conf/strategy/``: every module here is imported, so nothing e
 import importlib
 import pkgutil
 
-from .base import (STRATEGIES, Strategy, StrategyConfig, build_space_and_strategy, build_strategy, register_strategy,
-                   strategy_class, strategy_config)
+from .base import (
+    STRATEGIES,
+    Strategy,
+    StrategyConfig,
+    build_space_and_strategy,
+    build_strategy,
+    register_strategy,
+    strategy_class,
+    strategy_config,
+)
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["STRATEGIES", "Strategy", "StrategyConfig", "build_space_and_strategy", "build_strategy", "register_strategy",
-           "strategy_class", "strategy_config"]
+__all__ = ["STRATEGIES", "Strategy", "StrategyConfig", "build_space_and_strategy", "build_strategy",
+           "register_strategy", "strategy_class", "strategy_config"]

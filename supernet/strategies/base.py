@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..spaces.base import Decision, SearchSpace, build_space, derivable, path_weights
 from ..gates import Gate, child_gates
+from ..spaces.base import Decision, SearchSpace, build_space, derivable, path_weights
+
 
 @dataclass
 class StrategyConfig:
@@ -21,7 +22,8 @@ class StrategyConfig:
     arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])   # ProxylessNAS: no first moment
     arch_weight_decay: float = 1e-3
     init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
-    max_skip: int = -1              # derive: at most this many skip_connect per cell (the cell space's P-DARTS cap; -1: no cap)
+    max_skip: int = -1              # derive: at most this many skip_connect per cell (the cell space's P-DARTS cap;
+                                    # -1: no cap)
 
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss

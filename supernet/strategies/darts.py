@@ -30,7 +30,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..distributed import mean_over_ranks
-from .base import StrategyConfig, Strategy, apply_grads, arch_adam, register_strategy, step_metrics
+from .base import Strategy, StrategyConfig, apply_grads, arch_adam, register_strategy, step_metrics
 
 
 class _Relaxed(nn.Module):
@@ -122,7 +122,8 @@ class DARTS(Strategy):
         params = list(self.alphas.values())
         if self.cfg.unrolled:
             if train is None or w_opt is None:
-                raise ValueError("second-order darts (strategy.unrolled=true) needs the train batch and the weight optimizer")
+                raise ValueError("second-order darts (strategy.unrolled=true) needs the train batch and the weight "
+                                 "optimizer")
             grads, loss, logits = self.unrolled_grads(net, train, (x, y), objective, w_opt)
         else:
             logits = net(x, mixture=self.mixture())

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from ..gates import child_gates
 from ..spaces.base import Decision, SearchSpace
-from .base import StrategyConfig, Strategy, arch_adam, register_strategy, step_metrics
+from .base import Strategy, StrategyConfig, arch_adam, register_strategy, step_metrics
 from .policy import MovingAverageBaseline, accuracy, child_on_val, reinforce_step
 
 Pick = Callable[[Decision, Tensor], int]   # (decision, its logits) -> chosen candidate

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..gates import Gate
-from .base import StrategyConfig, AlphaStrategy, register_strategy
+from .base import AlphaStrategy, StrategyConfig, register_strategy
 
 
 @dataclass

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..spaces.base import uniform_choice
 from ..gates import child_gates
-from .base import StrategyConfig, Strategy, register_strategy, step_metrics
+from ..spaces.base import uniform_choice
+from .base import Strategy, StrategyConfig, register_strategy, step_metrics
 
 
 @dataclass

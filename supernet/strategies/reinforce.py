@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from .base import StrategyConfig, AlphaStrategy, register_strategy, step_metrics
+from .base import AlphaStrategy, StrategyConfig, register_strategy, step_metrics
 from .policy import MovingAverageBaseline, accuracy, child_on_val, reinforce_step
 
 

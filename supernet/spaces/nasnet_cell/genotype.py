@@ -89,7 +89,8 @@ def _cell_from_dict(d: Any, where: str, known_ops: Sequence[str] | None) -> Cell
     n_states = len(nodes) + 2
     if (not isinstance(concat, list) or not concat
             or any(not isinstance(c, int) or isinstance(c, bool) or not 0 <= c < n_states for c in concat)):
-        raise GenotypeError(f"{where}.concat: expected a non-empty list of state indices in 0..{n_states - 1}, got {concat!r}")
+        raise GenotypeError(f"{where}.concat: expected a non-empty list of state indices in 0..{n_states - 1}, "
+                            f"got {concat!r}")
     return CellGenotype(tuple(nodes), tuple(concat))
 
 

@@ -55,7 +55,7 @@ def preprocess(spec: CellSpec, affine: bool) -> tuple[nn.Module, nn.Module]:
     return pre0, ReLUConvBN(spec.C_prev, spec.C, 1, 1, 0, affine)
 
 
-class CellNetwork(nn.Module):
+class CellStack(nn.Module):
     """Stem -> cells -> global average pool -> linear classifier.  Subclasses build the cells
     from :func:`cell_plan` and say how one cell is called."""
 

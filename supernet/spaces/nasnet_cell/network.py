@@ -12,12 +12,12 @@ import torch
 from timm.layers import drop_path
 from torch import Tensor, nn
 
+from ...ops import build_op
 from .genotype import CellGenotype, Genotype
 from .macro import CellSpec, cell_plan, preprocess, reduction_layers, stem
-from ...ops import build_op
 
 
-class DiscreteCell(nn.Module):
+class NetworkCell(nn.Module):
     def __init__(self, cell: CellGenotype, spec: CellSpec):
         super().__init__()
         self.preprocess0, self.preprocess1 = preprocess(spec, affine=True)
@@ -58,7 +58,7 @@ class AuxiliaryHead(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-class GenotypeNetwork(nn.Module):
+class CellGenotypeNetwork(nn.Module):
     """stem0 -> stem1 -> cells (auxiliary head after the 2/3 reduction) -> pool -> classifier."""
 
     def __init__(self, genotype: Genotype, num_classes: int, stem0: nn.Module, stem1: nn.Module,
@@ -67,12 +67,12 @@ class GenotypeNetwork(nn.Module):
         cells_of = genotype.cells()
         self.genotype = genotype
         self.stem0, self.stem1 = stem0, stem1
-        self.cells = nn.ModuleList(DiscreteCell(cells_of["reduce" if s.reduction else "normal"], s) for s in plan)
+        self.cells = nn.ModuleList(NetworkCell(cells_of["reduce" if s.reduction else "normal"], s) for s in plan)
         width = [len(cells_of["reduce" if s.reduction else "normal"].concat) * s.C for s in plan]
         self.aux_index = max(reduction_layers(len(plan)))
         self.auxiliary_head = AuxiliaryHead(width[self.aux_index], num_classes) if auxiliary else None
         self.classifier = nn.Linear(width[-1], num_classes)
-        self.num_classes = num_classes
+        self.num_classes, self.num_features = num_classes, width[-1]
         self.drop_path_prob = drop_path_prob
 
     @property
@@ -87,8 +87,7 @@ class GenotypeNetwork(nn.Module):
         for cell in self.cells:
             cell.drop_prob = p
 
-    def forward_with_aux(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Logits and, in training with an auxiliary head, the auxiliary logits (else None)."""
+    def _features(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         s0 = self.stem0(x)
         s1 = self.stem1(s0)
         aux = None
@@ -96,10 +95,34 @@ class GenotypeNetwork(nn.Module):
             s0, s1 = s1, cell(s0, s1)
             if i == self.aux_index and self.auxiliary_head is not None and self.training:
                 aux = self.auxiliary_head(s1)
-        return self.classifier(s1.mean((2, 3))), aux
+        return s1, aux
+
+    def forward_with_aux(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Logits and, in training with an auxiliary head, the auxiliary logits (else None)."""
+        features, aux = self._features(x)
+        return self.forward_head(features), aux
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_with_aux(x)[0]
+
+    # timm's model interface (feature extraction, fine-tuning on another number of classes)
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The last cell's feature map (before pooling)."""
+        return self._features(x)[0]
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        pooled = x.mean((2, 3))
+        return pooled if pre_logits else self.classifier(pooled)
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A new classifier for ``num_classes`` (0: none, the pooled features come out)."""
+        if global_pool not in (None, "avg"):
+            raise ValueError(f"the cell networks pool by averaging only, got global_pool={global_pool!r}")
+        self.num_classes = num_classes
+        self.classifier = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
 def _multiplier(genotype: Genotype):
@@ -107,7 +130,7 @@ def _multiplier(genotype: Genotype):
     return lambda spec: len(cells_of["reduce" if spec.reduction else "normal"].concat)
 
 
-class DiscreteNetwork(GenotypeNetwork):
+class CellNetwork(CellGenotypeNetwork):
     """The CIFAR form (3x3 stem, reductions at 1/3 and 2/3), DARTS's NetworkCIFAR."""
 
     def __init__(self, genotype: Genotype, in_channels: int, num_classes: int, layers: int = 5,
@@ -117,7 +140,7 @@ class DiscreteNetwork(GenotypeNetwork):
                          plan, auxiliary, drop_path_prob)
 
 
-class DiscreteNetworkImageNet(GenotypeNetwork):
+class CellNetworkImageNet(CellGenotypeNetwork):
     """The ImageNet mobile form, DARTS's NetworkImageNet: two stride-2 conv stems then a third
     stride-2 conv (224 -> 28 before the first cell), so the first cell factor-reduces its c_{k-2}."""
 
@@ -134,11 +157,12 @@ class DiscreteNetworkImageNet(GenotypeNetwork):
 
 
 def build_network(genotype: Genotype, form: str, in_channels: int, num_classes: int, layers: int, C: int,
-                  stem_multiplier: int = 3, auxiliary: bool = False, drop_path_prob: float = 0.0) -> GenotypeNetwork:
+                  stem_multiplier: int = 3, auxiliary: bool = False,
+                  drop_path_prob: float = 0.0) -> CellGenotypeNetwork:
     """One entry point for both forms (``stem_multiplier`` only applies to the CIFAR stem)."""
     if form == "cifar":
-        return DiscreteNetwork(genotype, in_channels, num_classes, layers, C, stem_multiplier, auxiliary,
+        return CellNetwork(genotype, in_channels, num_classes, layers, C, stem_multiplier, auxiliary,
                                drop_path_prob)
     if form == "imagenet":
-        return DiscreteNetworkImageNet(genotype, in_channels, num_classes, layers, C, auxiliary, drop_path_prob)
+        return CellNetworkImageNet(genotype, in_channels, num_classes, layers, C, auxiliary, drop_path_prob)
     raise ValueError(f"unknown network form {form!r}; known forms: cifar, imagenet")

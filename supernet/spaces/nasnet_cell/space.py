@@ -20,9 +20,9 @@ from ..base import Decision, Edge, OpScores, SearchSpace, register_space
 from .config import CellSpaceConfig
 from .genotype import SCHEMA, CellGenotype, Genotype, genotype_from_dict
 from .latency import cell_latency_model
-from .network import DiscreteNetwork, build_network
+from .network import CellNetwork, build_network
 from .plot import plot_cells
-from .supernet import SearchNetwork
+from .supernet import CellSupernet
 
 CELL_TYPES = ("normal", "reduce")
 SLOTS = (0, 1)
@@ -46,6 +46,7 @@ class CellSpace(SearchSpace):
     the macro network that stacks its cells (``layers`` cells of ``init_channels``)."""
 
     timm_entries = ("supernet_cifar", "supernet_mobile")
+    space_yaml = "darts"
 
     def __init__(self, nodes: int, ops: Sequence[str], layers: int = 5, init_channels: int = 8,
                  stem_multiplier: int = 3, share_inputs: bool = True):
@@ -105,13 +106,13 @@ class CellSpace(SearchSpace):
                     choice[decision_name(cell, n, s, "input")] = src
         return choice
 
-    def supernet(self, info) -> SearchNetwork:
-        return SearchNetwork(self, info.in_channels, info.num_classes, self.layers, self.init_channels,
+    def supernet(self, info) -> CellSupernet:
+        return CellSupernet(self, info.in_channels, info.num_classes, self.layers, self.init_channels,
                              self.stem_multiplier)
 
     def network(self, genotype: Genotype, info) -> nn.Module:
         """The discrete child in the supernet's macro network (what the latency table models)."""
-        return DiscreteNetwork(genotype, info.in_channels, info.num_classes, self.layers, self.init_channels,
+        return CellNetwork(genotype, info.in_channels, info.num_classes, self.layers, self.init_channels,
                                self.stem_multiplier)
 
     def latency_model(self, info) -> LatencyModel:

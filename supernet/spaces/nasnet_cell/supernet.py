@@ -19,14 +19,14 @@ import torch
 from torch import Tensor, nn
 
 from ...gates import Gate, apply_gate
-from .macro import CellNetwork, CellSpec, cell_plan, preprocess
 from ...ops import search_op
+from .macro import CellSpec, CellStack, cell_plan, preprocess
 
 if TYPE_CHECKING:
     from .space import CellSpace
 
 
-class SearchCell(nn.Module):
+class SupernetCell(nn.Module):
     def __init__(self, space: "CellSpace", spec: CellSpec):
         super().__init__()
         self.kind = "reduce" if spec.reduction else "normal"
@@ -92,13 +92,13 @@ class SearchCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-class SearchNetwork(CellNetwork):
+class CellSupernet(CellStack):
     """The supernet; ``forward(x, gates)`` runs the child the gates select."""
 
     def __init__(self, space: "CellSpace", in_channels: int, num_classes: int, layers: int = 5,
                  C: int = 8, stem_multiplier: int = 3):
         plan = cell_plan(layers, C, stem_multiplier, lambda spec: space.nodes)
-        cells = [SearchCell(space, spec) for spec in plan]
+        cells = [SupernetCell(space, spec) for spec in plan]
         super().__init__(in_channels, num_classes, C, stem_multiplier, cells, space.nodes * plan[-1].C)
         self.space = space
 

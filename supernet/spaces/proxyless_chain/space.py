@@ -39,6 +39,7 @@ class LayerSpec:
 @register_space("proxyless_chain", ChainSpaceConfig, ChainGenotype, SCHEMA)
 class ChainSpace(SearchSpace):
     timm_entries = ("supernet_chain",)
+    space_yaml = "proxyless_chain"
 
     def __init__(self, ops: Sequence[str], first_conv: int, first_block: int, widths: Sequence[int],
                  depths: Sequence[int], strides: Sequence[int], feature_mix: int, nested_blocks: bool = True):

@@ -36,8 +36,9 @@ class NestedBlocks(nn.Module):
         self.conv_pw = nn.Conv2d(spec.C_in, mid, 1, bias=False)
         self.conv_dw = nn.Conv2d(mid, mid, kernel, groups=mid, bias=False)
         self.conv_pwl = nn.Conv2d(mid, spec.C_out, 1, bias=False)
-        self.bns = nn.ModuleDict({op: nn.ModuleList(bn(c) for c in ((m, m) if self.expands[op] else (m,)) + (spec.C_out,))
-                                  for op, (k, m) in self.shape.items()})
+        self.bns = nn.ModuleDict({
+            op: nn.ModuleList(bn(c) for c in ((m, m) if self.expands[op] else (m,)) + (spec.C_out,))
+            for op, (k, m) in self.shape.items()})
 
     def zero_init_last(self) -> None:
         for bns in self.bns.values():

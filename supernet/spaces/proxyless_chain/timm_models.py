@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from timm.models import register_model
+from timm.models import build_model_with_cfg, register_model
 from timm.models.efficientnet import EfficientNet
 
 from ...models import entry_genotype, entry_settings, no_pretrained
@@ -19,5 +19,8 @@ def supernet_chain(pretrained: bool = False, genotype: Any = "proxyless_mobile",
     EfficientNet options pass through); a retrained chain's model.pt loads with checkpoint_path."""
     no_pretrained("supernet_chain", pretrained, kwargs)
     s = entry_settings("supernet_chain", genotype, dict(in_chans=in_chans, num_classes=num_classes),
-                  {"in_chans": 3, "num_classes": 1000})
-    return EfficientNet(**timm_kwargs(entry_genotype("supernet_chain", genotype, ChainSpace)), **s, **kwargs)
+                       {"in_chans": 3, "num_classes": 1000})
+    cfg = {"num_classes": s["num_classes"], "input_size": (s["in_chans"], 224, 224), "first_conv": "conv_stem",
+           "classifier": "classifier"}
+    return build_model_with_cfg(EfficientNet, "supernet_chain", pretrained=False, pretrained_cfg=cfg,
+                                **timm_kwargs(entry_genotype("supernet_chain", genotype, ChainSpace)), **s, **kwargs)
