@@ -210,7 +210,8 @@ def test_retrain_resume_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name, genotype, size", [
-    ("supernet_cifar", "darts_v2", 16), ("supernet_mobile", "darts_v2", 32), ("supernet_chain", "proxyless_mobile", 32)])
+    ("supernet_cifar", "darts_v2", 16), ("supernet_mobile", "darts_v2", 32),
+    ("supernet_chain", "proxyless_mobile", 32)])
 def test_every_timm_entry_has_timm_s_model_interface(name, genotype, size):
     small = {"layers": 3, "init_channels": 8} if name != "supernet_chain" else {}
     model = timm.create_model(name, genotype=genotype, num_classes=5, **small).eval()
