@@ -27,15 +27,13 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .atomic import write_atomic, write_text_atomic
-from .checkpoint import load_checkpoint, save_checkpoint
 from .config import RetrainConfig, config_dict
 from .data import DataInfo, build_dataset, make_loader
 from .flops import count_parameters, multiply_adds
 from .genotype import save_genotype
 from .genotypes import resolve_genotype
 from .plots import plot_metrics
-from .run import NonFiniteLossError, checkpoint_for
-from .runlog import format_row, write_csv
+from .run import OtherRunError, RunFolder, restore_rng
 from .spaces.base import family_of
 
 log = logging.getLogger(__name__)
@@ -83,125 +81,158 @@ def evaluate(net: torch.nn.Module, loader, device: torch.device, autocast) -> tu
     return loss / max(total, 1), correct / max(total, 1)
 
 
-def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
-                data: tuple[Dataset, Dataset, DataInfo] | None = None) -> RetrainResult:
-    """Train ``cfg.genotype`` from scratch; ``data`` = (train set, test set, info) replaces the
-    configured data set.  Writes metrics.csv, checkpoint.pt (every epoch), model.pt (final
-    weights, loadable by ``timm.create_model(..., checkpoint_path=...)``), genotype.json,
-    curves.png and result.json (accuracy, parameters, multiply-adds)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tr = cfg.trainer
-    ckpt_path = checkpoint_for(out_dir, cfg.resume, "retrain")
-    if tr.threads:
-        torch.set_num_threads(tr.threads)
-    genotype = resolve_genotype(cfg.genotype)  # a bad name or file fails before any data loading
-    device = torch.device(tr.device)
-    on_gpu = device.type == "cuda"
-    torch.manual_seed(cfg.seed)
-    if data is None:
-        train_set, info = build_dataset(cfg.data, train=True, augment=True)
-        test_set, _ = build_dataset(cfg.data, train=False, augment=False)
-    else:
-        train_set, test_set, info = data
-    net = build_model(cfg, genotype, info).to(device)
-    memory_format = torch.channels_last if on_gpu and tr.channels_last else torch.contiguous_format
-    net = net.to(memory_format=memory_format)
+# what may change when a retrain is resumed (where and how it runs; the genotype's name, as long
+# as it names the genotype the run trains)
+FREE_ON_RESUME = ("resume", "genotype", "data.root", "data.download", "data.num_workers", "trainer.device",
+                  "trainer.threads", "trainer.progress")
 
-    def autocast():
-        if on_gpu and tr.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
-    # DARTS decays every weight (BN and biases too), hence no timm bias/BN filtering.
-    opt = create_optimizer_v2(net, opt=tr.optimizer, lr=tr.lr, weight_decay=tr.weight_decay,
-                              momentum=tr.momentum, filter_bias_and_bn=False)
-    sched, _ = create_scheduler_v2(opt, sched=tr.sched, num_epochs=tr.epochs, min_lr=tr.lr_min,
-                                   warmup_epochs=tr.warmup_epochs, decay_epochs=tr.decay_epochs,
-                                   decay_rate=tr.decay_rate)
-    ema = ModelEmaV3(net, decay=tr.ema_decay) if tr.ema else None
-    drop_schedule = ScheduledDropPath(cfg.model.drop_path_prob, tr.epochs)
-    metrics: list[dict[str, float]] = []
-    start = 0
-    if cfg.resume:
-        ck = load_checkpoint(ckpt_path, ("epoch", "net", "opt", "sched", "rng", "metrics")
-                             + (("ema",) if ema is not None else ()))
-        net.load_state_dict(ck["net"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        if ema is not None:
-            ema.load_state_dict(ck["ema"])
-        torch.set_rng_state(ck["rng"])
-        metrics, start = ck["metrics"], ck["epoch"]
-        log.info(f"resuming {out_dir} after epoch {start}")
+class RetrainRun:
+    """One retrain: everything it holds while it runs, and its steps (set up, restore, one
+    epoch, its row, save, finish)."""
 
-    test_loader = make_loader(test_set, cfg.data.batch_size, False, None, cfg.data.num_workers)
-    loader_gen = torch.Generator()
-    for epoch in range(start, tr.epochs):
-        t0 = time.perf_counter()
-        loader_gen.manual_seed(cfg.seed * 100_003 + epoch)
+    def __init__(self, cfg: RetrainConfig, out_dir: str | os.PathLike, data=None):
+        tr = cfg.trainer
+        self.cfg, self.folder = cfg, RunFolder(out_dir, cfg.resume, "retrain")
+        if tr.threads:
+            torch.set_num_threads(tr.threads)
+        self.genotype = resolve_genotype(cfg.genotype)  # a bad name or file fails before any data or file
+        self.folder.claim()
+        self.device = torch.device(tr.device)
+        on_gpu = self.device.type == "cuda"
+        torch.manual_seed(cfg.seed)
+        if data is None:
+            self.train_set, self.info = build_dataset(cfg.data, train=True, augment=True)
+            self.test_set, _ = build_dataset(cfg.data, train=False, augment=False)
+        else:
+            self.train_set, self.test_set, self.info = data
+        self.memory_format = torch.channels_last if on_gpu and tr.channels_last else torch.contiguous_format
+        self.net = build_model(cfg, self.genotype, self.info).to(self.device).to(memory_format=self.memory_format)
+        self.amp = on_gpu and tr.amp
+        # DARTS decays every weight (BN and biases too), hence no timm bias/BN filtering.
+        self.opt = create_optimizer_v2(self.net, opt=tr.optimizer, lr=tr.lr, weight_decay=tr.weight_decay,
+                                       momentum=tr.momentum, filter_bias_and_bn=False)
+        self.sched, _ = create_scheduler_v2(self.opt, sched=tr.sched, num_epochs=tr.epochs, min_lr=tr.lr_min,
+                                            warmup_epochs=tr.warmup_epochs, decay_epochs=tr.decay_epochs,
+                                            decay_rate=tr.decay_rate)
+        self.ema = ModelEmaV3(self.net, decay=tr.ema_decay) if tr.ema else None
+        self.drop_schedule = ScheduledDropPath(cfg.model.drop_path_prob, tr.epochs)
+        self.test_loader = make_loader(self.test_set, cfg.data.batch_size, False, None, cfg.data.num_workers)
+        self.metrics: list[dict[str, float]] = []
+        self.start = 0
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
+
+    def restore(self) -> None:
+        """Continue from the checkpoint: the same genotype and settings (FREE_ON_RESUME aside)."""
+        ck = self.folder.load(("epoch", "config", "genotype", "net", "opt", "sched", "rng", "metrics")
+                              + (("ema",) if self.ema is not None else ()))
+        self.folder.refuse_changes(ck["config"], config_dict(self.cfg), FREE_ON_RESUME)
+        if ck["genotype"] != self.genotype.to_dict():
+            raise OtherRunError(f"{self.folder.checkpoint} trains another genotype than {self.cfg.genotype!r}; "
+                                "resume=true continues a run with the genotype it started with. Start a new run "
+                                "folder for this one")
+        self.net.load_state_dict(ck["net"])
+        self.opt.load_state_dict(ck["opt"])
+        self.sched.load_state_dict(ck["sched"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ck["ema"])
+        restore_rng(ck, self.device)
+        self.metrics, self.start = ck["metrics"], ck["epoch"]
+        log.info(f"resuming {self.folder.dir} after epoch {self.start}")
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, tr, net = self.cfg, self.cfg.trainer, self.net
+        loader_gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         # drop_last: a trailing batch of one image would break BatchNorm in training.
-        train_loader = make_loader(train_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers,
+        train_loader = make_loader(self.train_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers,
                                    drop_last=True)
-        net.drop_path_prob = drop_schedule(epoch)
+        net.drop_path_prob = self.drop_schedule(epoch)
         net.train()
         loss_sum = acc_sum = 0.0
         n = 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{tr.epochs}", disable=not tr.progress, leave=False,
                    dynamic_ncols=True)
         for step, (x, y) in enumerate(bar):
-            x, y = x.to(device, memory_format=memory_format), y.to(device)
-            with autocast():
+            x, y = x.to(self.device, memory_format=self.memory_format), y.to(self.device)
+            with self.autocast():
                 logits, aux = net.forward_with_aux(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=tr.label_smoothing)
                 if aux is not None:
                     loss = loss + cfg.model.auxiliary_weight * F.cross_entropy(
                         aux.float(), y, label_smoothing=tr.label_smoothing)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError.at("training", loss.item(), epoch, step, ckpt_path,
-                                            "trainer.lr or a tighter trainer.grad_clip")
-            opt.zero_grad(set_to_none=True)
+            self.folder.check_finite(loss.item(), "training", epoch, step, "trainer.lr or a tighter trainer.grad_clip")
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)
-            opt.step()
-            if ema is not None:
-                ema.update(net)
+            self.opt.step()
+            if self.ema is not None:
+                self.ema.update(net)
             n += 1
             loss_sum += loss.item()
             acc_sum += (logits.argmax(1) == y).float().mean().item()
             bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{acc_sum / n:.3f}")
         bar.close()
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "drop_path_prob": net.drop_path_prob,
-               "train_loss": loss_sum / max(n, 1), "train_acc": acc_sum / max(n, 1)}
-        sched.step(epoch + 1)
-        row["test_loss"], row["test_acc"] = evaluate(net, test_loader, device, autocast)
-        if ema is not None:
-            row["ema_test_loss"], row["ema_test_acc"] = evaluate(ema.module, test_loader, device, autocast)
-        row["seconds"] = time.perf_counter() - t0
-        metrics.append(row)
-        write_csv(metrics, out_dir / "metrics.csv")
-        save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "genotype": genotype.to_dict(),
-                         "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                         "rng": torch.get_rng_state(), "metrics": metrics,
-                         **({"ema": ema.state_dict()} if ema is not None else {})}, ckpt_path)
-        log.info(format_row(row))
+        return {"epoch": epoch + 1, "lr": self.opt.param_groups[0]["lr"], "drop_path_prob": net.drop_path_prob,
+                "train_loss": loss_sum / max(n, 1), "train_acc": acc_sum / max(n, 1)}
 
-    shape = (1, info.in_channels, info.image_size, info.image_size)
-    network = family_of(genotype).network_record(genotype, cfg.model, info)
-    summary = {"schema": RESULT_SCHEMA, "genotype": str(cfg.genotype), "form": network["form"],
-               "layers": network["layers"], "init_channels": network["init_channels"], "epochs": len(metrics),
-               "test_acc": metrics[-1]["test_acc"] if metrics else None,
-               "ema_test_acc": metrics[-1].get("ema_test_acc") if metrics else None,
-               "params": count_parameters(net), "multiply_adds": multiply_adds(net, shape),
-               "input_shape": list(shape), "network": network}
-    files = {"metrics": out_dir / "metrics.csv", "checkpoint": ckpt_path,
-             "model": _save_weights(net, out_dir / "model.pt"),
-             "genotype": save_genotype(genotype, out_dir / "genotype.json", source=str(cfg.genotype),
-                                       network=summary["network"]),
-             "curves": plot_metrics(metrics, out_dir / "curves.png",
-                                    ["train_loss", "test_loss", "train_acc", "test_acc", "ema_test_acc"])}
-    files["result"] = write_text_atomic(out_dir / "result.json", json.dumps(summary, indent=2) + "\n")
-    return RetrainResult(out_dir, summary, metrics, files)
+    def test(self, row: dict[str, float]) -> None:
+        """The epoch's test figures (and its EMA's) into ``row``."""
+        row["test_loss"], row["test_acc"] = evaluate(self.net, self.test_loader, self.device, self.autocast)
+        if self.ema is not None:
+            row["ema_test_loss"], row["ema_test_acc"] = evaluate(self.ema.module, self.test_loader, self.device,
+                                                                 self.autocast)
+
+    def save(self, epoch: int) -> None:
+        self.folder.save_epoch({"epoch": epoch + 1, "config": config_dict(self.cfg),
+                                "genotype": self.genotype.to_dict(), "net": self.net.state_dict(),
+                                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                                **({"ema": self.ema.state_dict()} if self.ema is not None else {})},
+                               self.metrics, self.device)
+
+    def run(self) -> RetrainResult:
+        if self.cfg.resume:
+            self.restore()
+        self.folder.record_config(config_dict(self.cfg))
+        for epoch in range(self.start, self.cfg.trainer.epochs):
+            t0 = time.perf_counter()
+            row = self.train_epoch(epoch)
+            self.sched.step(epoch + 1)
+            self.test(row)
+            row["seconds"] = time.perf_counter() - t0
+            self.metrics.append(row)
+            self.save(epoch)
+        return self.finish()
+
+    def finish(self) -> RetrainResult:
+        """model.pt, genotype.json (with the network it trained), curves.png, result.json."""
+        cfg, genotype, info, out_dir, metrics = self.cfg, self.genotype, self.info, self.folder.dir, self.metrics
+        shape = (1, info.in_channels, info.image_size, info.image_size)
+        network = family_of(genotype).network_record(genotype, cfg.model, info)
+        summary = {"schema": RESULT_SCHEMA, "genotype": str(cfg.genotype), "form": network["form"],
+                   "layers": network["layers"], "init_channels": network["init_channels"], "epochs": len(metrics),
+                   "test_acc": metrics[-1]["test_acc"] if metrics else None,
+                   "ema_test_acc": metrics[-1].get("ema_test_acc") if metrics else None,
+                   "params": count_parameters(self.net), "multiply_adds": multiply_adds(self.net, shape),
+                   "input_shape": list(shape), "network": network}
+        files = {"metrics": out_dir / "metrics.csv", "checkpoint": self.folder.checkpoint,
+                 "model": _save_weights(self.net, out_dir / "model.pt"),
+                 "genotype": save_genotype(genotype, out_dir / "genotype.json", source=str(cfg.genotype),
+                                           network=summary["network"]),
+                 "curves": plot_metrics(metrics, out_dir / "curves.png",
+                                        ["train_loss", "test_loss", "train_acc", "test_acc", "ema_test_acc"])}
+        files["result"] = write_text_atomic(out_dir / "result.json", json.dumps(summary, indent=2) + "\n")
+        return RetrainResult(out_dir, summary, metrics, files)
+
+
+def run_retrain(cfg: RetrainConfig, out_dir: str | os.PathLike,
+                data: tuple[Dataset, Dataset, DataInfo] | None = None) -> RetrainResult:
+    """Train ``cfg.genotype`` from scratch; ``data`` = (train set, test set, info) replaces the
+    configured data set.  Writes config.yaml, metrics.csv, checkpoint.pt (every epoch), model.pt
+    (final weights, loadable by ``timm.create_model(..., checkpoint_path=...)``), genotype.json,
+    curves.png and result.json (accuracy, parameters, multiply-adds)."""
+    return RetrainRun(cfg, out_dir, data).run()
 
 
 def _save_weights(net: torch.nn.Module, path: Path) -> Path:

@@ -1,8 +1,42 @@
-"""What a search run and a retrain run share: the run folder's guard against overwriting or
-resuming the wrong thing, and the error a diverged loss raises."""
+"""What a search run and a retrain run share: the run folder (its guard against overwriting or
+resuming the wrong thing, the config it records, its checkpoint with the RNG state that makes a
+resume exact, its metrics.csv) and the error a diverged loss raises.
+
+A refused run writes nothing into the folder it protects: the guard runs before anything is
+written, and the refusal errors are :class:`RefusedRun`, which the hydra status callback leaves
+alone (summary.py)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import torch
+import yaml
+
+from .atomic import write_text_atomic
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .runlog import format_row, write_csv
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+
+
+class RefusedRun(Exception):
+    """A run that was refused before it wrote anything (its folder is left as it was)."""
+
+
+class RunExistsError(RefusedRun, FileExistsError):
+    pass
+
+
+class NoRunToResumeError(RefusedRun, FileNotFoundError):
+    pass
+
+
+class OtherRunError(RefusedRun, CheckpointError):
+    pass
 
 
 class NonFiniteLossError(RuntimeError):
@@ -17,14 +51,75 @@ class NonFiniteLossError(RuntimeError):
                    "and would meet the same loss")
 
 
-def checkpoint_for(out_dir: Path, resume: bool, what: str) -> Path:
-    """The run's checkpoint path, after refusing to overwrite a run (no ``resume``) or to
-    resume one that is not there."""
-    path = out_dir / "checkpoint.pt"
-    if path.exists() and not resume:
-        raise FileExistsError(f"{out_dir} already holds a {what} checkpoint; pass resume=true to continue it, "
-                              "or choose another output folder (hydra.run.dir=...)")
-    if resume and not path.exists():
-        raise FileNotFoundError(f"resume=true but {path} does not exist; point hydra.run.dir at the folder "
-                                "of the run to continue")
-    return path
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def changed_settings(saved: Mapping[str, Any], now: Mapping[str, Any], free: Iterable[str]) -> list[str]:
+    """``key: old -> new`` for every setting that differs between two configs (plain dicts),
+    except those in ``free`` (what may change on a resume without changing the run)."""
+    old, new, free = _flat(saved), _flat(now), set(free)
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k) and k not in free]
+
+
+class RunFolder:
+    """A run's folder.  ``claim`` refuses to overwrite a run (no ``resume``) or to resume one that
+    is not there, before anything is written; ``record_config`` writes what runs."""
+
+    def __init__(self, out_dir: str | Path, resume: bool, what: str, writer: bool = True):
+        self.dir, self.resume, self.what, self.writer = Path(out_dir), resume, what, writer
+        self.checkpoint = self.dir / "checkpoint.pt"
+
+    def claim(self) -> None:
+        if self.checkpoint.exists() and not self.resume:
+            raise RunExistsError(f"{self.dir} already holds a {self.what} checkpoint; pass resume=true to continue "
+                                 "it, or choose another output folder (hydra.run.dir=...)")
+        if self.resume and not self.checkpoint.exists():
+            raise NoRunToResumeError(f"resume=true but {self.checkpoint} does not exist; point hydra.run.dir at the "
+                                     "folder of the run to continue")
+        if self.writer:
+            self.dir.mkdir(parents=True, exist_ok=True)
+
+    def load(self, required: tuple[str, ...]) -> dict[str, Any]:
+        return load_checkpoint(self.checkpoint, required)
+
+    def refuse_changes(self, saved: Mapping[str, Any], now: Mapping[str, Any], free: Iterable[str]) -> None:
+        """A resumed run must be the run that was interrupted: every setting but ``free`` as saved."""
+        diff = changed_settings(saved, now, free)
+        if diff:
+            raise OtherRunError(f"{self.checkpoint} belongs to another {self.what}; resume=true continues a run with "
+                                f"the settings it was started with ({'; '.join(diff)}). Start a new run folder "
+                                "for other settings")
+
+    def record_config(self, config: Mapping[str, Any]) -> None:
+        """The config that runs (on a resume: with what it changed), as ``config.yaml``."""
+        if self.writer:
+            write_text_atomic(self.dir / CONFIG_FILE, yaml.safe_dump(dict(config), sort_keys=False))
+
+    def save_epoch(self, state: dict[str, Any], metrics: list[dict[str, Any]], device: torch.device) -> None:
+        """After an epoch: metrics.csv, the checkpoint (with the RNG states and the metrics), the
+        epoch's row on the log."""
+        if not self.writer:
+            return
+        write_csv(metrics, self.dir / "metrics.csv")
+        rng = {"rng": torch.get_rng_state(),
+               **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}
+        save_checkpoint({**state, "metrics": metrics, **rng}, self.checkpoint)
+        log.info(format_row(metrics[-1]))
+
+    def check_finite(self, loss: float, what: str, epoch: int, step: int, knobs: str, hint: str = "") -> None:
+        if not torch.isfinite(torch.tensor(loss)):
+            raise NonFiniteLossError.at(what, loss, epoch, step, self.checkpoint, knobs, hint)
+
+
+def restore_rng(ck: Mapping[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(ck["rng"])
+    if device.type == "cuda" and "cuda_rng" in ck:
+        torch.cuda.set_rng_state(ck["cuda_rng"], device)

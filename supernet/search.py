@@ -2,7 +2,9 @@
 checkpoint after every epoch, then derive.
 
 Resume is exact: the checkpoint holds weights, alphas, both optimizers, the schedule, the
-RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.
+RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.  A resume runs
+the search it continues: every setting but those in :data:`FREE_ON_RESUME` must be as saved;
+more ``trainer.epochs`` re-plan the cosine schedule from the current lr down to ``lr_min``.
 """
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import SearchConfig, config_dict
 from .data import DataInfo, build_search_data
 from .derive import derive_genotype, write_outputs
@@ -29,8 +30,7 @@ from .distributed import World, all_reduce_sum, average_gradients, convert_batch
 from .evaluate import ChildProbe
 from .gates import child_gates
 from .latency.target import hardware_target
-from .run import NonFiniteLossError, checkpoint_for
-from .runlog import format_row, write_csv
+from .run import OtherRunError, RunFolder, restore_rng
 from .spaces import build_space
 from .spaces.base import SearchSpace, fair_children, uniform_choice
 from .strategies import Strategy, build_strategy, strategy_class
@@ -49,24 +49,10 @@ class SearchResult:
     info: DataInfo
 
 
-def _check_same_search(saved: dict[str, Any], cfg: SearchConfig, ckpt: Path) -> None:
-    """A resumed search must be the search that was interrupted: the same data, space and
-    strategy, or its weights and alphas do not fit (or, worse, silently mean something else)."""
-    now = config_dict(cfg)
-    where = {"root", "download", "num_workers"}          # where and how the data is read may change
-    diff = [f"{group}.{k}: {saved[group].get(k)!r} -> {v!r}" for group in ("data", "space", "strategy")
-            for k, v in now[group].items() if saved[group].get(k) != v and not (group == "data" and k in where)]
-    diff += [f"seed: {saved['seed']!r} -> {now['seed']!r}"] if saved["seed"] != now["seed"] else []
-    if diff:
-        raise CheckpointError(f"{ckpt} belongs to another search; resume=true needs the same data, space, "
-                              f"strategy and seed ({'; '.join(diff)}). Start a new run folder instead")
-
-
-def _check_finite(loss: torch.Tensor, what: str, epoch: int, step: int, ckpt: Path) -> None:
-    if not torch.isfinite(loss):
-        raise NonFiniteLossError.at(what, loss.item(), epoch, step, ckpt, "trainer.lr or strategy.arch_lr, or a "
-                                    "tighter trainer.grad_clip", f" (its genotype: python experiments/derive.py "
-                                    f"run={ckpt.parent})")
+# what may change when a search is resumed (where and how it runs, what it reports, how long)
+FREE_ON_RESUME = ("resume", "data.root", "data.download", "data.num_workers", "trainer.device", "trainer.threads",
+                  "trainer.progress", "trainer.stop_at_skips", "trainer.final_quality_children", "trainer.epochs")
+NAN_KNOBS = "trainer.lr or strategy.arch_lr, or a tighter trainer.grad_clip"
 
 
 def _endless(loader):
@@ -124,23 +110,9 @@ def child_probe(net: torch.nn.Module, train_set: Dataset, val_set: Dataset, cfg:
     return ChildProbe(net, *loaders, device, world)
 
 
-def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
-               data: tuple[Dataset, Dataset, DataInfo] | None = None) -> SearchResult:
-    """Search with ``cfg``; ``data`` = (train split, val split, info) replaces the configured
-    data set (for your own data).  Under torchrun every rank calls it; rank 0's ``out_dir``
-    is the run's folder and only rank 0 writes."""
-    world, device = init_world(torch.device(cfg.trainer.device))
-    if world.distributed:
-        shared = [str(out_dir)]
-        torch.distributed.broadcast_object_list(shared, src=0)
-        out_dir = shared[0]
-    out_dir = Path(out_dir)
-    if world.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
+def check_trainer(cfg: SearchConfig, world: World) -> None:
+    """Settings that cannot work, refused before anything is built or written."""
     tr = cfg.trainer
-    if tr.threads:
-        torch.set_num_threads(tr.threads)
     if tr.arch_every < 1:
         raise ValueError(f"trainer.arch_every must be >= 1 (an arch step every N weight steps), got {tr.arch_every}")
     if tr.final_quality_children < 1:
@@ -150,138 +122,210 @@ def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
             raise ValueError(f"{name} ({size}) must be a positive multiple of the number of processes ({world.size})")
     if tr.warmup_epochs > tr.epochs:
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
-    checkpoint_for(out_dir, cfg.resume, "search")
-    torch.manual_seed(cfg.seed)
-    space, strategy_cls = build_space(cfg.space), strategy_class(cfg.strategy.name)  # config errors before data
-    if tr.strict_fairness and not strategy_cls.samples_children:
-        raise ValueError(f"trainer.strict_fairness samples the weight step's children, and {strategy_cls.name} trains "
-                         "the mixture of every path instead: use it with a sampling strategy")
-    train_set, val_set, info = data or build_search_data(cfg.data, cfg.seed)
-    hw = hardware_target(cfg, space, info, strategy_cls)
-    strategy = build_strategy(space, cfg.strategy, **(hw.strategy_parts if hw else {}))
-    strategy.seed(cfg.seed)
-    net = space.supernet(info)
-    if world.distributed:
-        convert_batchnorm(net, device)
-        average_gradients(strategy.parameters())
-    net.to(device), strategy.to(device)
-    # The weight step goes through DDP; arch steps use the plain module (their gradients reach
-    # only the strategy's parameters, averaged by the hooks).
-    step_net = DistributedDataParallel(net, find_unused_parameters=True) if world.distributed else net
-    w_opt = torch.optim.SGD(net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, tr.epochs, eta_min=tr.lr_min)
-    history: list[dict[str, list[float]]] = []
-    metrics: list[dict[str, float]] = []
-    start = 0
-    if cfg.resume:
-        ck = load_checkpoint(ckpt_path, ("epoch", "config", "net", "strategy", "arch_opt", "w_opt", "sched", "rng"))
-        _check_same_search(ck["config"], cfg, ckpt_path)
-        net.load_state_dict(ck["net"])
-        strategy.load_state_dict(ck["strategy"])
-        if strategy.optimizer is not None:
-            strategy.optimizer.load_state_dict(ck["arch_opt"])
-        w_opt.load_state_dict(ck["w_opt"])
-        sched.load_state_dict(ck["sched"])
-        torch.set_rng_state(ck["rng"])
-        if device.type == "cuda" and "cuda_rng" in ck:
-            torch.cuda.set_rng_state(ck["cuda_rng"], device)
-        history, metrics, start = ck["history"], ck["metrics"], ck["epoch"]
-        if world.is_main:
-            log.info(f"resuming {out_dir} after epoch {start}")
+    if tr.strict_fairness and not strategy_class(cfg.strategy.name).samples_children:
+        raise ValueError(f"trainer.strict_fairness samples the weight step's children, and {cfg.strategy.name} "
+                         "trains the mixture of every path instead: use it with a sampling strategy")
 
-    def objective(logits, y):
+
+class SearchRun:
+    """One search: everything it holds while it runs, and its steps (set up, restore, one
+    epoch, its row, save, finish)."""
+
+    def __init__(self, cfg: SearchConfig, out_dir: str | os.PathLike, data=None):
+        world, device = init_world(torch.device(cfg.trainer.device))
+        if world.distributed:      # rank 0's folder is the run's
+            shared = [str(out_dir)]
+            torch.distributed.broadcast_object_list(shared, src=0)
+            out_dir = shared[0]
+        self.cfg, self.world, self.device = cfg, world, device
+        self.folder = RunFolder(out_dir, cfg.resume, "search", writer=world.is_main)
+        tr = cfg.trainer
+        if tr.threads:
+            torch.set_num_threads(tr.threads)
+        check_trainer(cfg, world)
+        self.space = build_space(cfg.space)         # config errors before any data is read or file written
+        self.folder.claim()
+        torch.manual_seed(cfg.seed)
+        self.train_set, self.val_set, self.info = data or build_search_data(cfg.data, cfg.seed)
+        self.hw = hardware_target(cfg, self.space, self.info, strategy_class(cfg.strategy.name))
+        self.strategy = build_strategy(self.space, cfg.strategy, **(self.hw.strategy_parts if self.hw else {}))
+        self.strategy.seed(cfg.seed)
+        self.net = self.space.supernet(self.info)
+        if world.distributed:
+            convert_batchnorm(self.net, device)
+            average_gradients(self.strategy.parameters())
+        self.net.to(device), self.strategy.to(device)
+        # The weight step goes through DDP; arch steps use the plain module (their gradients
+        # reach only the strategy's parameters, averaged by the hooks).
+        self.step_net = (DistributedDataParallel(self.net, find_unused_parameters=True) if world.distributed
+                         else self.net)
+        self.w_opt = torch.optim.SGD(self.net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, tr.epochs, eta_min=tr.lr_min)
+        self.history: list[dict[str, list[float]]] = []
+        self.metrics: list[dict[str, float]] = []
+        self.start = 0
+        # The topology warm-up holds every input decision at one child's (drawn from the seed),
+        # so the first weight steps train the op modules on one fixed topology before every
+        # decision varies (progressive shrinking's order: one network first, then the space).
+        seeded = uniform_choice(self.space, torch.Generator().manual_seed(cfg.seed), allow_none=False)
+        self.topology = {d.name: seeded[d.name] for d in self.space.decisions if d.kind == "input"}
+
+    def restore(self) -> None:
+        """Continue from the checkpoint: the same search (FREE_ON_RESUME aside), more epochs
+        re-planned from the current lr."""
+        ck = self.folder.load(("epoch", "config", "net", "strategy", "arch_opt", "w_opt", "sched", "rng"))
+        self.folder.refuse_changes(ck["config"], config_dict(self.cfg), FREE_ON_RESUME)
+        self.net.load_state_dict(ck["net"])
+        self.strategy.load_state_dict(ck["strategy"])
+        if self.strategy.optimizer is not None:
+            self.strategy.optimizer.load_state_dict(ck["arch_opt"])
+        self.w_opt.load_state_dict(ck["w_opt"])
+        self.sched.load_state_dict(ck["sched"])
+        restore_rng(ck, self.device)
+        self.history, self.metrics, self.start = ck["history"], ck["metrics"], ck["epoch"]
+        epochs, saved = self.cfg.trainer.epochs, ck["config"]["trainer"]["epochs"]
+        if epochs != saved:
+            if epochs < self.start:
+                raise OtherRunError(f"{self.folder.checkpoint} has trained {self.start} epochs already; "
+                                    f"trainer.epochs={epochs} would undo them: give at least {self.start}")
+            for group in self.w_opt.param_groups:     # cosine from the lr it is at, down to lr_min
+                group["initial_lr"] = group["lr"]
+            self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, max(epochs - self.start, 1),
+                                                                    eta_min=self.cfg.trainer.lr_min)
+        if self.world.is_main:
+            log.info(f"resuming {self.folder.dir} after epoch {self.start}"
+                     + (f", {saved} -> {epochs} epochs" if epochs != saved else ""))
+
+    def objective(self, logits: Tensor, y: Tensor) -> Tensor:
         ce = F.cross_entropy(logits, y)
-        return hw.arch_loss(ce, strategy) if hw else ce
+        return self.hw.arch_loss(ce, self.strategy) if self.hw else ce
 
-    # The topology warm-up holds every input decision at one child's (drawn from the seed), so
-    # the first weight steps train the op modules on one fixed topology before every decision
-    # varies (progressive shrinking's order: one network first, then the space).
-    seeded = uniform_choice(space, torch.Generator().manual_seed(cfg.seed), allow_none=False)
-    topology = {d.name: seeded[d.name] for d in space.decisions if d.kind == "input"}
-    for epoch in range(start, tr.epochs):
-        t0 = time.perf_counter()
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One epoch of weight steps (and arch steps after the warm-up); the mean losses and
+        accuracies over the global batch."""
+        cfg, tr, world, device = self.cfg, self.cfg.trainer, self.world, self.device
         train_loader, val_loader = (search_loader(d, cfg.data.batch_size, cfg.seed, world, epoch, cfg.data.num_workers)
-                                    for d in (train_set, val_set))
-        probe = child_probe(net, train_set, val_set, cfg, world, epoch, device)
+                                    for d in (self.train_set, self.val_set))
         search_arch = epoch >= tr.warmup_epochs
-        pinned = topology if epoch < min(tr.topology_warmup_epochs, tr.warmup_epochs) else {}
-        strategy.on_epoch_start(max(epoch - tr.warmup_epochs, 0), tr.epochs - tr.warmup_epochs)
+        pinned = self.topology if epoch < min(tr.topology_warmup_epochs, tr.warmup_epochs) else {}
+        self.strategy.on_epoch_start(max(epoch - tr.warmup_epochs, 0), tr.epochs - tr.warmup_epochs)
         sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
         n = n_arch = 0
-        net.train()
+        self.net.train()
         bar = tqdm(zip(train_loader, _endless(val_loader)), total=len(train_loader),
                    desc=f"epoch {epoch + 1}/{tr.epochs}" + ("" if search_arch else " (warm-up)"),
                    disable=not (tr.progress and world.is_main), leave=False, dynamic_ncols=True)
+        hint = f" (its genotype: python experiments/derive.py run={self.folder.dir})"
         for step, ((x, y), (xv, yv)) in enumerate(bar):
             x, y = x.to(device), y.to(device)
-            w_opt.zero_grad(set_to_none=True)
-            loss, acc = weight_gradients(step_net, strategy, x, y, pinned, tr.strict_fairness)
-            _check_finite(torch.tensor(loss), "weight", epoch, step, ckpt_path)
+            self.w_opt.zero_grad(set_to_none=True)
+            loss, acc = weight_gradients(self.step_net, self.strategy, x, y, pinned, tr.strict_fairness)
+            self.folder.check_finite(loss, "weight", epoch, step, NAN_KNOBS, hint)
             sums["train_loss"] += loss
             sums["train_acc"] += acc
-            torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)
-            w_opt.step()
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), tr.grad_clip)
+            self.w_opt.step()
             n += 1
             if search_arch and step % tr.arch_every == 0:
-                out = strategy.arch_step(net, xv.to(device), yv.to(device), objective, train=(x, y), w_opt=w_opt)
-                _check_finite(torch.tensor(out["arch_loss"]), "arch", epoch, step, ckpt_path)
+                out = self.strategy.arch_step(self.net, xv.to(device), yv.to(device), self.objective, train=(x, y),
+                                              w_opt=self.w_opt)
+                self.folder.check_finite(out["arch_loss"], "arch", epoch, step, NAN_KNOBS, hint)
                 n_arch += 1
                 for k, v in out.items():
                     sums[k] += v
             bar.set_postfix(loss=f"{sums['train_loss'] / n:.3f}", acc=f"{sums['train_acc'] / n:.3f}",
-                            H=f"{strategy.entropy():.3f}",
-                            **({"lat_ms": f"{hw.expected(strategy).item():.3f}"} if hw else {}))
+                            H=f"{self.strategy.entropy():.3f}",
+                            **({"lat_ms": f"{self.hw.expected(self.strategy).item():.3f}"} if self.hw else {}))
         bar.close()
-        lr = w_opt.param_groups[0]["lr"]        # the lr this epoch trained with
-        sched.step()
         sums = {k: v / world.size for k, v in all_reduce_sum(sums, world).items()}
-        strategy.on_epoch_end(probe)
-        derived = hw.derive(strategy) if hw else strategy.derive()
-        row = {"epoch": epoch + 1, "lr": lr,
-               "train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
+        row = {"train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
         if n_arch:
             row.update(arch_loss=sums["arch_loss"] / n_arch, arch_acc=sums["arch_acc"] / n_arch)
-        sampled = probe.sampled(space, tr.quality_children, torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        return row
+
+    def epoch_row(self, epoch: int, lr: float, trained: dict[str, float], t0: float) -> tuple[dict[str, Any], Any]:
+        """The epoch's row of metrics.csv (and the genotype derived after it): what it trained
+        with and reached, the derived child's and sampled children's accuracy on the shared
+        weights, the alpha entropy, under a hardware target the latencies, the op histogram."""
+        tr, space, strategy, hw = self.cfg.trainer, self.space, self.strategy, self.hw
+        probe = child_probe(self.net, self.train_set, self.val_set, self.cfg, self.world, epoch, self.device)
+        strategy.on_epoch_end(probe)
+        derived = hw.derive(strategy) if hw else strategy.derive()
+        row = {"epoch": epoch + 1, "lr": lr, **trained}
+        generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        sampled = probe.sampled(space, tr.quality_children, generator)
         row.update(val_acc_derived=probe.accuracy(space.choice_of(derived)),
                    **({"val_acc_sampled": sum(sampled) / len(sampled)} if sampled else {}),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
         if hw:
             row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived))
-        histogram = derived.op_histogram()
-        row.update({f"{cell}/{op}": count for cell, counts in histogram.items() for op, count in counts.items()})
-        metrics.append(row)
-        history.append({k: p.detach().cpu().tolist() for k, p in strategy.probabilities().items()})
-        skips = max(counts.get("skip_connect", 0) for counts in histogram.values())
-        stop = bool(tr.stop_at_skips) and skips >= tr.stop_at_skips
-        if world.is_main:
-            write_csv(metrics, out_dir / "metrics.csv")
-            save_checkpoint({"epoch": epoch + 1, "config": config_dict(cfg), "net": net.state_dict(),
-                             "strategy": strategy.state_dict(),
-                             "arch_opt": strategy.optimizer and strategy.optimizer.state_dict(),
-                             "w_opt": w_opt.state_dict(), "sched": sched.state_dict(),
-                             "rng": torch.get_rng_state(), "history": history, "metrics": metrics,
-                             "info": dataclasses.asdict(info),
-                             **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},
-                            ckpt_path)
-            log.info(format_row(row))
-            if stop:
-                log.info(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="
-                      f"{tr.stop_at_skips}), the collapse of differentiable search to parameter-free ops")
-        if stop:
-            break
+        row.update({f"{cell}/{op}": count for cell, counts in derived.op_histogram().items()
+                    for op, count in counts.items()})
+        return row, derived
 
-    genotype, meta = derive_genotype(cfg, strategy, hw, info, measure=world.is_main)
-    probe = child_probe(net, train_set, val_set, cfg, world, len(metrics), device)
-    meta["shared_weights"] = trust_figures(probe, space, space.choice_of(genotype), tr.final_quality_children,
-                                           torch.Generator().manual_seed(cfg.seed))
-    files = {}
-    if world.is_main:
-        sw = meta["shared_weights"]
-        log.info(f"on the shared weights (BN re-estimated per child): derived child {sw['derived_acc']:.3f}, "
-              f"{sw['children']} uniformly sampled children {sw['sampled_acc_mean']:.3f} +- {sw['sampled_acc_sd']:.3f}")
-        if hw:
-            measured = f", {meta['measured_latency_ms']:.3f} ms measured here" if "measured_latency_ms" in meta else ""
-            log.info(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} (table "
-                  f"{cfg.hardware.table}, target {hw.target_ms} ms){measured}")
-        files = write_outputs(genotype, space, history, metrics, out_dir, epochs=len(metrics), **meta)
-    return SearchResult(out_dir, genotype, metrics, files, net, strategy, info)
+    def save(self, epoch: int) -> None:
+        self.folder.save_epoch({"epoch": epoch + 1, "config": config_dict(self.cfg), "net": self.net.state_dict(),
+                                "strategy": self.strategy.state_dict(),
+                                "arch_opt": self.strategy.optimizer and self.strategy.optimizer.state_dict(),
+                                "w_opt": self.w_opt.state_dict(), "sched": self.sched.state_dict(),
+                                "history": self.history, "info": dataclasses.asdict(self.info)},
+                               self.metrics, self.device)
+
+    def collapsed(self, derived) -> bool:
+        """Whether a derived cell holds ``trainer.stop_at_skips`` skip-connects (stop early)."""
+        tr = self.cfg.trainer
+        skips = max(counts.get("skip_connect", 0) for counts in derived.op_histogram().values())
+        stop = bool(tr.stop_at_skips) and skips >= tr.stop_at_skips
+        if stop and self.world.is_main:
+            log.info(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="
+                     f"{tr.stop_at_skips}), the collapse of differentiable search to parameter-free ops")
+        return stop
+
+    def run(self) -> SearchResult:
+        if self.cfg.resume:
+            self.restore()
+        self.folder.record_config(config_dict(self.cfg))
+        for epoch in range(self.start, self.cfg.trainer.epochs):
+            t0 = time.perf_counter()
+            trained = self.train_epoch(epoch)
+            lr = self.w_opt.param_groups[0]["lr"]        # the lr this epoch trained with
+            self.sched.step()
+            row, derived = self.epoch_row(epoch, lr, trained, t0)
+            self.metrics.append(row)
+            self.history.append({k: p.detach().cpu().tolist() for k, p in self.strategy.probabilities().items()})
+            self.save(epoch)
+            if self.collapsed(derived):
+                break
+        return self.finish()
+
+    def finish(self) -> SearchResult:
+        """Derive, measure the derived child and the supernet on the shared weights, write the
+        genotype, its pictures and the curves."""
+        cfg, hw, space = self.cfg, self.hw, self.space
+        genotype, meta = derive_genotype(cfg, self.strategy, hw, self.info, measure=self.world.is_main)
+        probe = child_probe(self.net, self.train_set, self.val_set, cfg, self.world, len(self.metrics), self.device)
+        meta["shared_weights"] = trust_figures(probe, space, space.choice_of(genotype),
+                                               cfg.trainer.final_quality_children,
+                                               torch.Generator().manual_seed(cfg.seed))
+        files = {}
+        if self.world.is_main:
+            sw = meta["shared_weights"]
+            log.info(f"on the shared weights (BN re-estimated per child): derived child {sw['derived_acc']:.3f}, "
+                     f"{sw['children']} uniformly sampled children {sw['sampled_acc_mean']:.3f} "
+                     f"+- {sw['sampled_acc_sd']:.3f}")
+            if hw:
+                measured = (f", {meta['measured_latency_ms']:.3f} ms measured here"
+                            if "measured_latency_ms" in meta else "")
+                log.info(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} (table "
+                         f"{cfg.hardware.table}, target {hw.target_ms} ms){measured}")
+            files = write_outputs(genotype, space, self.history, self.metrics, self.folder.dir,
+                                  epochs=len(self.metrics), **meta)
+        return SearchResult(self.folder.dir, genotype, self.metrics, files, self.net, self.strategy, self.info)
+
+
+def run_search(cfg: SearchConfig, out_dir: str | os.PathLike,
+               data: tuple[Dataset, Dataset, DataInfo] | None = None) -> SearchResult:
+    """Search with ``cfg``; ``data`` = (train split, val split, info) replaces the configured
+    data set (for your own data).  Under torchrun every rank calls it; rank 0's ``out_dir``
+    is the run's folder and only rank 0 writes."""
+    return SearchRun(cfg, out_dir, data).run()

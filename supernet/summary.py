@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from .atomic import write_text_atomic
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency
+from .run import CONFIG_FILE, RefusedRun
 from .runlog import write_csv
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def _num(value) -> float | None:
 
 def summarize_run(run: Path, root: Path) -> dict[str, Any]:
     """One row of the summary for the run folder ``run``."""
-    cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text()) or {}
+    config = next((p for p in (run / CONFIG_FILE, run / ".hydra" / "config.yaml") if p.exists()), None)
+    cfg = (yaml.safe_load(config.read_text()) or {}) if config else {}     # none: the job failed before it ran
     metrics = _read_metrics(run / "metrics.csv")
     genotype_path = run / "genotype.json"
     meta = json.loads(genotype_path.read_text()).get("meta", {}) if genotype_path.exists() else {}
@@ -88,9 +90,10 @@ def collect_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
     root = Path(sweep_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such multirun folder (hydra writes them under multirun/)")
-    runs = sorted(p.parent.parent for p in root.rglob(".hydra/config.yaml") if p.parent.parent != root)
+    records = [*root.rglob(CONFIG_FILE), *root.rglob(STATUS_FILE)]     # .hydra/config.yaml: older runs
+    runs = sorted({p.parent.parent if p.parent.name == ".hydra" else p.parent for p in records} - {root})
     if not runs:
-        raise FileNotFoundError(f"{root}: holds no run folders (none has .hydra/config.yaml)")
+        raise FileNotFoundError(f"{root}: holds no run folders (none has {CONFIG_FILE} or {STATUS_FILE})")
     return [_summarize_or_broken(run, root) for run in runs]
 
 
@@ -136,11 +139,14 @@ def summarize(sweep_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], dict[
 
 
 class RunStatusCallback(Callback):
-    """Writes ``status.json`` (completed / failed with the error) into every job's folder."""
+    """Writes ``status.json`` (completed / failed with the error) into every job's folder, except
+    for a refused run: its folder belongs to another run, whose record stays as it was."""
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
         out = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
         status = {"status": job_return.status.name.lower()}
+        if status["status"] == "failed" and isinstance(job_return._return_value, RefusedRun):
+            return
         if status["status"] == "failed":
             status["error"] = f"{type(job_return._return_value).__name__}: {job_return._return_value}"
         write_text_atomic(out / STATUS_FILE, json.dumps(status) + "\n")

@@ -110,3 +110,17 @@ def test_chain_search_then_derive_scripts(tmp_path):
     res = _run("derive.py", cwd=tmp_path)
     assert res.returncode != 0 and "derive needs the search to derive from: python experiments/derive.py run=" \
         in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_refused_run_writes_nothing_into_the_run_it_protects(tmp_path):
+    run_dir = tmp_path / "run"
+    res = _run("search.py", *FAST, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    records = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert json.loads(records["status.json"])["status"] == "completed" and "config.yaml" in records
+    assert not (run_dir / ".hydra").exists()
+    for again in ([], ["resume=true", "seed=1"]):      # into a finished run; resuming it as another search
+        res = _run("search.py", *FAST, *again, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+        assert res.returncode != 0 and ("resume=true" in res.stderr or "seed: 0 -> 1" in res.stderr)
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == records
+    assert not (run_dir / ".hydra").exists()

@@ -14,6 +14,7 @@ from supernet.flops import count_parameters, genotype_cost, multiply_adds
 from supernet.genotype import GenotypeError, load_genotype
 from supernet.genotypes import published_data, published_genotype, published_names, resolve_genotype
 from supernet.retrain import ScheduledDropPath, run_retrain
+from supernet.run import OtherRunError
 from supernet.search import run_search
 from supernet.spaces.nasnet_cell.network import CellNetwork, CellNetworkImageNet, build_network
 
@@ -180,17 +181,17 @@ def test_retrain_resume_equals_uninterrupted(tmp_path, monkeypatch):
     assert [r["drop_path_prob"] for r in full.metrics] == pytest.approx([0.0, 0.1])
     assert full.summary["params"] > 0 and full.summary["multiply_adds"] > 0
 
-    import supernet.retrain as retrain_mod
-    real_save = retrain_mod.save_checkpoint
+    import supernet.run as run_mod
+    real_save = run_mod.save_checkpoint
 
     def save_then_die(state, path):
         real_save(state, path)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(retrain_mod, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(run_mod, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         run_retrain(_tiny_retrain(), tmp_path / "cut", data=_tiny_retrain_data())
-    monkeypatch.setattr(retrain_mod, "save_checkpoint", real_save)
+    monkeypatch.setattr(run_mod, "save_checkpoint", real_save)
     cfg = _tiny_retrain()
     cfg.resume = True
     resumed = run_retrain(cfg, tmp_path / "cut", data=_tiny_retrain_data())
@@ -224,3 +225,21 @@ def test_every_timm_entry_has_timm_s_model_interface(name, genotype, size):
     assert model(x).shape == (2, 7)
     model.reset_classifier(0)
     assert model(x).shape == (2, model.num_features)
+
+
+def test_a_retrain_resume_trains_the_genotype_and_settings_it_started_with(tmp_path):
+    run_retrain(_tiny_retrain(), tmp_path, data=_tiny_retrain_data())
+    before = {f: (tmp_path / f).read_bytes() for f in ("checkpoint.pt", "config.yaml", "model.pt")}
+    other = _tiny_retrain()
+    other.genotype, other.resume = "darts_v1", True   # the same weight shapes: it would train a mix of both
+    with pytest.raises(OtherRunError, match="another genotype than 'darts_v1'"):
+        run_retrain(other, tmp_path, data=_tiny_retrain_data())
+    for key, value in (("lr", 0.1), ("epochs", 4)):
+        changed = _tiny_retrain(**{key: value})
+        changed.resume = True
+        with pytest.raises(OtherRunError, match=f"trainer.{key}: .* -> {value}"):
+            run_retrain(changed, tmp_path, data=_tiny_retrain_data())
+    assert {f: (tmp_path / f).read_bytes() for f in before} == before
+    same = _tiny_retrain(progress=True)          # how it runs may change
+    same.resume = True
+    assert len(run_retrain(same, tmp_path, data=_tiny_retrain_data()).metrics) == 2

@@ -2,6 +2,7 @@
 fails loudly (without losing work) on bad input."""
 import pytest
 import torch
+import yaml
 from conftest import blobs, tiny_config
 from torch.utils.data import TensorDataset
 
@@ -9,7 +10,8 @@ from supernet.checkpoint import CheckpointError, load_checkpoint
 from supernet.data import DataInfo
 from supernet.derive import derive_run
 from supernet.genotype import load_genotype
-from supernet.search import NonFiniteLossError, run_search
+from supernet.run import NonFiniteLossError, OtherRunError
+from supernet.search import run_search
 from supernet.strategies.proxyless import Proxyless
 from supernet.synthetic import PLANTED_OPS
 
@@ -152,3 +154,24 @@ def test_bad_values_fail_before_training(tmp_path, tiny_data):
     with pytest.raises(ValueError, match="warmup_epochs"):
         run_search(tiny_config(**{"trainer.warmup_epochs": 9}), tmp_path, data=tiny_data)
     assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_a_resume_runs_the_search_it_continues(tmp_path, tiny_data):
+    """Changed settings are refused by name (the saved record untouched); more epochs re-plan the
+    cosine schedule from the lr the run is at down to lr_min; config.yaml records what ran."""
+    cfg = tiny_config(**{"trainer.epochs": 3})
+    run_search(cfg, tmp_path, data=tiny_data)
+    record = (tmp_path / "config.yaml").read_text()
+    cfg.resume = True
+    for key, value in (("trainer.lr", 0.1), ("trainer.arch_every", 2), ("seed", 1)):
+        changed = tiny_config(**{"trainer.epochs": 3, key: value, "resume": True})
+        with pytest.raises(OtherRunError, match=f"{key}: .* -> {value}"):
+            run_search(changed, tmp_path, data=tiny_data)
+    with pytest.raises(OtherRunError, match="trained 3 epochs already"):
+        run_search(tiny_config(**{"trainer.epochs": 2, "resume": True}), tmp_path, data=tiny_data)
+    assert (tmp_path / "config.yaml").read_text() == record
+    longer = tiny_config(**{"trainer.epochs": 6, "resume": True})
+    lrs = [row["lr"] for row in run_search(longer, tmp_path, data=tiny_data).metrics]
+    assert len(lrs) == 6 and lrs[3] == pytest.approx(cfg.trainer.lr_min)   # the lr it was at: the end of 3
+    assert all(a >= b - 1e-12 for a, b in zip(lrs, lrs[1:]))               # never rises again
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["trainer"]["epochs"] == 6
