@@ -67,7 +67,7 @@ def build_model(cfg: RetrainConfig, genotype: Any, info: DataInfo) -> nn.Module:
 
 
 @torch.no_grad()
-def evaluate(net: torch.nn.Module, loader, device: torch.device, autocast) -> tuple[float, float]:
+def loss_and_accuracy(net: torch.nn.Module, loader, device: torch.device, autocast) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode (running BN statistics, no drop path)."""
     net.eval()
     loss = correct = total = 0.0
@@ -179,10 +179,10 @@ class RetrainRun:
 
     def test(self, row: dict[str, float]) -> None:
         """The epoch's test figures (and its EMA's) into ``row``."""
-        row["test_loss"], row["test_acc"] = evaluate(self.net, self.test_loader, self.device, self.autocast)
-        if self.ema is not None:
-            row["ema_test_loss"], row["ema_test_acc"] = evaluate(self.ema.module, self.test_loader, self.device,
-                                                                 self.autocast)
+        for prefix, net in (("", self.net), ("ema_", self.ema and self.ema.module)):
+            if net is not None:
+                row[f"{prefix}test_loss"], row[f"{prefix}test_acc"] = loss_and_accuracy(net, self.test_loader,
+                                                                                      self.device, self.autocast)
 
     def save(self, epoch: int) -> None:
         self.folder.save_epoch({"epoch": epoch + 1, "config": config_dict(self.cfg),
