@@ -54,6 +54,27 @@ class Cutout:
         return img
 
 
+class PerSampleAugment(Dataset):
+    """Augmentation as a function of (seed, epoch, sample index): each item is loaded under
+    torch's RNG seeded by the three, so a sample's crop does not depend on which process or
+    worker loads it or what was loaded before: N processes compute what one process computes,
+    and a resumed run replays its epochs.  The loop calls :meth:`set_epoch`."""
+
+    def __init__(self, dataset: Dataset, seed: int):
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i) % 2 ** 63)
+            return self.dataset[i]
+
+
 class TensorImageDataset(Dataset):
     """Images already in memory as one tensor; ``transform`` (if any) is applied per item."""
 

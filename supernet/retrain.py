@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .atomic import write_atomic, write_text_atomic
 from .config import RetrainConfig, config_dict
-from .data import DataInfo, build_dataset, make_loader
+from .data import DataInfo, PerSampleAugment, build_dataset, make_loader
 from .flops import count_parameters, multiply_adds
 from .genotype import save_genotype
 from .genotypes import resolve_genotype
@@ -102,10 +102,11 @@ class RetrainRun:
         on_gpu = self.device.type == "cuda"
         torch.manual_seed(cfg.seed)
         if data is None:
-            self.train_set, self.info = build_dataset(cfg.data, train=True, augment=True)
+            train_set, self.info = build_dataset(cfg.data, train=True, augment=True)
             self.test_set, _ = build_dataset(cfg.data, train=False, augment=False)
         else:
-            self.train_set, self.test_set, self.info = data
+            train_set, self.test_set, self.info = data
+        self.train_set = PerSampleAugment(train_set, cfg.seed)
         self.memory_format = torch.channels_last if on_gpu and tr.channels_last else torch.contiguous_format
         self.net = build_model(cfg, self.genotype, self.info).to(self.device).to(memory_format=self.memory_format)
         self.amp = on_gpu and tr.amp
@@ -145,6 +146,7 @@ class RetrainRun:
     def train_epoch(self, epoch: int) -> dict[str, float]:
         cfg, tr, net = self.cfg, self.cfg.trainer, self.net
         loader_gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        self.train_set.set_epoch(epoch)
         # drop_last: a trailing batch of one image would break BatchNorm in training.
         train_loader = make_loader(self.train_set, cfg.data.batch_size, True, loader_gen, cfg.data.num_workers,
                                    drop_last=True)

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from .config import SearchConfig, config_dict
-from .data import DataInfo, build_search_data
+from .data import DataInfo, PerSampleAugment, build_search_data
 from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
 from .evaluate import ChildProbe
@@ -146,7 +146,8 @@ class SearchRun:
         self.space = build_space(cfg.space)         # config errors before any data is read or file written
         self.folder.claim()
         torch.manual_seed(cfg.seed)
-        self.train_set, self.val_set, self.info = data or build_search_data(cfg.data, cfg.seed)
+        train_set, self.val_set, self.info = data or build_search_data(cfg.data, cfg.seed)
+        self.train_set = PerSampleAugment(train_set, cfg.seed)
         self.hw = hardware_target(cfg, self.space, self.info, strategy_class(cfg.strategy.name))
         self.strategy = build_strategy(self.space, cfg.strategy, **(self.hw.strategy_parts if self.hw else {}))
         self.strategy.seed(cfg.seed)
@@ -206,6 +207,7 @@ class SearchRun:
         cfg, tr, world, device = self.cfg, self.cfg.trainer, self.world, self.device
         train_loader, val_loader = (search_loader(d, cfg.data.batch_size, cfg.seed, world, epoch, cfg.data.num_workers)
                                     for d in (self.train_set, self.val_set))
+        self.train_set.set_epoch(epoch)
         search_arch = epoch >= tr.warmup_epochs
         pinned = self.topology if epoch < min(tr.topology_warmup_epochs, tr.warmup_epochs) else {}
         self.strategy.on_epoch_start(max(epoch - tr.warmup_epochs, 0), tr.epochs - tr.warmup_epochs)

@@ -14,6 +14,7 @@ from supernet.data import DataInfo
 from supernet.search import run_search
 
 TESTS = Path(__file__).resolve().parent
+DIGITS = {"data.limit": 192, "data.image_size": 8}     # the configured data set, augmented as by default
 SCRIPT = """
 import sys, torch, torch.distributed as dist
 sys.path.insert(0, {tests!r})
@@ -21,7 +22,8 @@ from conftest import blobs, tiny_config
 from supernet.data import DataInfo
 from supernet.search import run_search
 cfg = tiny_config(**{{"trainer.epochs": 2, **{options!r}}})
-out = run_search(cfg, {out!r} + "/rank_dir", data=(blobs(96, seed=0), blobs(64, seed=1), DataInfo(1, 3, 8)))
+data = None if {default_data!r} else (blobs(96, seed=0), blobs(64, seed=1), DataInfo(1, 3, 8))
+out = run_search(cfg, {out!r} + "/rank_dir", data=data)
 torch.save({{"net": out.net.state_dict(), "strategy": out.strategy.state_dict()}},
            {out!r} + f"/rank{{dist.get_rank()}}.pt")
 dist.destroy_process_group()
@@ -34,10 +36,13 @@ dist.destroy_process_group()
     (29519, {"strategy.name": "random", "strategy.num_candidates": 2}),   # children ranked on every rank's shard
     (29520, {"strategy.name": "reinforce"}),                          # one reward (and baseline) per global batch
     (29521, {"strategy.name": "darts", "strategy.unrolled": True}),   # the virtual step on the global batch
-], ids=["proxyless", "darts", "random", "reinforce", "darts_unrolled"])
+    (29522, DIGITS),                                                  # the default pipeline: random crops
+], ids=["proxyless", "darts", "random", "reinforce", "darts_unrolled", "augmented_digits"])
 def test_two_gloo_processes_match_one_process(tmp_path, port, options):
     script = tmp_path / "ddp.py"
-    script.write_text(textwrap.dedent(SCRIPT.format(tests=str(TESTS), out=str(tmp_path), options=options)))
+    default_data = options is DIGITS
+    script.write_text(textwrap.dedent(SCRIPT.format(tests=str(TESTS), out=str(tmp_path), options=options,
+                                                    default_data=default_data)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                           f"--master_port={port}", str(script)], capture_output=True, text=True,
@@ -45,7 +50,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, port, options):
     assert res.returncode == 0, res.stderr[-4000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     single = run_search(tiny_config(**{"trainer.epochs": 2, **options}), tmp_path / "single",
-                        data=(blobs(96, seed=0), blobs(64, seed=1), DataInfo(1, 3, 8)))
+                        data=None if default_data else (blobs(96, seed=0), blobs(64, seed=1), DataInfo(1, 3, 8)))
     reference = {"net": single.net.state_dict(), "strategy": single.strategy.state_dict()}
     for part in ("net", "strategy"):
         for key, value in reference[part].items():
