@@ -1,5 +1,6 @@
 """Derive the genotype of a finished or interrupted search:
-``python experiments/derive.py run=<search output folder or checkpoint.pt> [out=<folder>]``."""
+``python experiments/derive.py run=<search output folder or checkpoint.pt> [out=<folder>] [target_ms=<ms>]``
+(``target_ms``: the most probable architecture within that latency on the run's table)."""
 import sys
 
 import hydra
@@ -16,7 +17,7 @@ def main(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "run"):
         sys.exit("derive needs the search to derive from: python experiments/derive.py run=<search output "
                  "folder or its checkpoint.pt> [out=<folder>]")
-    genotype, files = derive_run(cfg.run, cfg.out)
+    genotype, files = derive_run(cfg.run, cfg.out, cfg.target_ms)
     print(genotype.summary())
     for name, path in files.items():
         print(f"  {name:9s} {path.resolve()}")

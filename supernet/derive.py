@@ -45,14 +45,24 @@ def write_outputs(genotype, space: SearchSpace, history, metrics, out_dir: Path,
     return files
 
 
-def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None) -> tuple[Any, dict[str, Path]]:
+def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
+               target_ms: float | None = None) -> tuple[Any, dict[str, Path]]:
     """Genotype of the run folder (or checkpoint file) ``run``, under the run's hardware target
-    as the search derives it; outputs go next to it or to ``out``.  It reads no data, so its
-    genotype.json has no ``meta.shared_weights`` (the end of a search records them)."""
+    as the search derives it; outputs go next to it or to ``out``.  ``target_ms``: the most
+    probable architecture within [latency.derive_floor * target_ms, target_ms] on the run's
+    table instead (one search, many targets; default ``out``: ``<run>/target_<T>ms``).  It reads
+    no data, so its genotype.json has no ``meta.shared_weights`` (the end of a search records
+    them)."""
     run = Path(run)
     ckpt = run / "checkpoint.pt" if run.is_dir() else run
     state = load_checkpoint(ckpt, ("config", "strategy", "epoch", "info"))
     cfg = search_config_from_dict(state["config"])
+    if target_ms is not None:
+        if not cfg.hardware.table:
+            raise ValueError(f"{ckpt} was searched without a hardware table, so a latency target means nothing to "
+                             "it: search with hardware=<target> (it may have latency.loss=none)")
+        cfg.latency.target_ms, cfg.latency.constrained_derive = target_ms, True
+        out = out or ckpt.parent / f"target_{target_ms:g}ms"
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
     info = DataInfo(**state["info"])

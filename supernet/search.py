@@ -183,6 +183,8 @@ class SearchRun:
         self.w_opt.load_state_dict(ck["w_opt"])
         self.sched.load_state_dict(ck["sched"])
         restore_rng(ck, self.device)
+        if self.hw:
+            self.hw.load_state_dict(ck.get("latency", {}))
         self.history, self.metrics, self.start = ck["history"], ck["metrics"], ck["epoch"]
         epochs, saved = self.cfg.trainer.epochs, ck["config"]["trainer"]["epochs"]
         if epochs != saved:
@@ -232,6 +234,8 @@ class SearchRun:
                 out = self.strategy.arch_step(self.net, xv.to(device), yv.to(device), self.objective, train=(x, y),
                                               w_opt=self.w_opt)
                 self.folder.check_finite(out["arch_loss"], "arch", epoch, step, NAN_KNOBS, hint)
+                if self.hw:
+                    self.hw.after_arch_step(self.strategy)
                 n_arch += 1
                 for k, v in out.items():
                     sums[k] += v
@@ -260,7 +264,8 @@ class SearchRun:
                    **({"val_acc_sampled": sum(sampled) / len(sampled)} if sampled else {}),
                    alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
         if hw:
-            row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived))
+            row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived),
+                       **({"latency_multiplier": hw.multiplier.value} if hw.multiplier else {}))
         row.update({f"{cell}/{op}": count for cell, counts in derived.op_histogram().items()
                     for op, count in counts.items()})
         return row, derived
@@ -270,7 +275,8 @@ class SearchRun:
                                 "strategy": self.strategy.state_dict(),
                                 "arch_opt": self.strategy.optimizer and self.strategy.optimizer.state_dict(),
                                 "w_opt": self.w_opt.state_dict(), "sched": self.sched.state_dict(),
-                                "history": self.history, "info": dataclasses.asdict(self.info)},
+                                "history": self.history, "info": dataclasses.asdict(self.info),
+                                "latency": self.hw.state_dict() if self.hw else {}},
                                self.metrics, self.device)
 
     def collapsed(self, derived) -> bool:

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
+from supernet.derive import derive_run
 from supernet.latency import (
     LOSS_FORMS,
     LatencyPredictor,
@@ -26,6 +27,7 @@ from supernet.latency import (
     load_table,
 )
 from supernet.latency.constraint import RejectOverTarget, constrained_choice
+from supernet.latency.loss import DualMultiplier
 from supernet.latency.predict import fit_calibration
 from supernet.latency.profile import Bench
 from supernet.latency.table import measurement_meta
@@ -363,6 +365,77 @@ def test_search_with_a_tight_target_ends_below_it(tmp_path):
     meta_free = free.metrics[-1]["derived_latency_ms"]
     assert tight.metrics[-1]["derived_latency_ms"] <= 9.0 < meta_free
     assert tight.metrics[-1]["expected_latency_ms"] < tight.metrics[0]["expected_latency_ms"]
+
+
+def test_the_dual_multiplier_rises_over_the_target_and_falls_below_it():
+    m = DualMultiplier(lr=0.5)
+    assert m.update(15.0, 10.0) == pytest.approx(0.25) and m.update(15.0, 10.0) == pytest.approx(0.5)
+    assert m.update(8.0, 10.0) == pytest.approx(0.4)
+    assert m.update(1.0, 10.0) == 0.0                       # never negative: no reward for being fast
+
+
+def _fine_table(tmp_path):
+    """A table with random entries (latencies fine-grained enough that most targets have a
+    network within 5% under them), and the (cheapest, dearest) latency of the tiny space."""
+    space = build_space(tiny_config().space)
+    model = space.latency_model(INFO)
+    table = LatencyTable(measurement_meta("cpu", 1, 1, "float32", 0, 1), path=str(tmp_path / "r.yaml"), hardware="syn")
+    g = torch.Generator().manual_seed(0)
+    table.entries = {sig: 0.1 + 3 * float(torch.rand((), generator=g)) for sig in model.signatures}
+    table.save()
+    predictor = LatencyPredictor(space, model, load_table(tmp_path / "r.yaml", "syn", 1, "float32"))
+    return tmp_path / "r.yaml", predictor.latency_range()
+
+
+def test_one_search_derives_within_any_reachable_target(tmp_path):
+    table, (low, high) = _fine_table(tmp_path)
+    cfg = tiny_config(**{"trainer.epochs": 2})
+    cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=high)
+    cfg.latency = LatencyConfig(loss="none")
+    run_search(cfg, tmp_path / "run", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+    for fraction in (0.2, 0.5, 0.8):
+        target = low + fraction * (high - low)
+        _, files = derive_run(tmp_path / "run", target_ms=target)
+        meta = json.loads(files["genotype"].read_text())["meta"]
+        assert 0.95 * target <= meta["table_latency_ms"] <= target and meta["target_ms"] == target
+        assert files["genotype"].parent == tmp_path / "run" / f"target_{target:g}ms"
+    plain = tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0})
+    run_search(plain, tmp_path / "plain", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+    with pytest.raises(ValueError, match="searched without a hardware table"):
+        derive_run(tmp_path / "plain", target_ms=5.0)
+
+
+def test_a_lagrange_search_steers_to_its_target_and_derives_within_it(tmp_path):
+    """A fixed weight ends at one latency whatever the target; the adaptive one ends at each
+    target, and the derive lands within [0.95 T, T]; an unreachable target is refused at start."""
+    table, (low, high) = _fine_table(tmp_path)
+    ends = {}
+    for fraction in (0.3, 0.6):
+        target = low + fraction * (high - low)
+        cfg = tiny_config(**{"trainer.epochs": 6, "strategy.arch_lr": 0.1})
+        cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=target)
+        cfg.latency = LatencyConfig(loss="lagrange", dual_lr=0.5, constrained_derive=True)
+        result = run_search(cfg, tmp_path / str(fraction), data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+        last = result.metrics[-1]
+        assert 0.95 * target <= last["derived_latency_ms"] <= target, (target, last)
+        assert "latency_multiplier" in last
+        ends[fraction] = last["expected_latency_ms"]
+    assert ends[0.3] < ends[0.6]
+    cfg.latency.target_ms = 0.9 * low
+    with pytest.raises(ValueError, match="below the cheapest network of this space"):
+        run_search(cfg, tmp_path / "unreachable", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
+    assert not (tmp_path / "unreachable" / "config.yaml").exists()
+
+
+def test_the_latency_range_is_that_of_the_cheapest_and_dearest_networks(tmp_path):
+    predictor = _predictor(tmp_path, tiny_config())
+    space = predictor.space
+    low, high = predictor.latency_range()
+    g = torch.Generator().manual_seed(0)
+    samples = [predictor.of_genotype(space.genotype(uniform_choice(space, g, allow_none=False))) for _ in range(50)]
+    assert low <= min(samples) + 1e-5 and max(samples) <= high + 1e-5
+    cheapest = {d.name: d.candidates.index("skip_connect") if d.kind == "op" else 0 for d in space.decisions}
+    assert predictor.of_genotype(space.genotype(cheapest)) == pytest.approx(low)
 
 
 def test_profile_validate_and_search_apps(tmp_path):

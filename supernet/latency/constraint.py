@@ -12,13 +12,35 @@ from ..spaces.base import SearchSpace
 from .predict import LatencyPredictor
 
 
+def _greedy_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor,
+                 choice: dict[str, int], lat: float, admissible, accept) -> tuple[dict[str, int], float] | None:
+    """The single-decision change whose latency ``accept``s (from ``lat`` to the new latency)
+    at the least log-probability given up per millisecond moved; None when there is none."""
+    best = None
+    for d in space.decisions:
+        for c in range(len(d.candidates)):
+            if c == choice[d.name] or c in d.never_derived:
+                continue
+            trial = {**choice, d.name: c}
+            trial_lat = predictor.of_genotype(space.genotype(trial))
+            if trial_lat == lat or not accept(trial_lat) or not admissible(trial):
+                continue
+            score = float(logp[d.name][choice[d.name]] - logp[d.name][c]) / abs(lat - trial_lat)
+            if best is None or score < best[0]:
+                best = (score, trial, trial_lat)
+    return best and best[1:]
+
+
 def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predictor: LatencyPredictor,
                        target_ms: float, choice: Mapping[str, int],
-                       admissible: Callable[[Mapping[str, int]], bool] = lambda choice: True) -> dict[str, int]:
+                       admissible: Callable[[Mapping[str, int]], bool] = lambda choice: True,
+                       floor: float = 0.0) -> dict[str, int]:
     """Starting from ``choice`` (the unconstrained derive), change one decision at a time, each
     time the change that gives up the least log-probability per millisecond saved, until the
-    table latency is within ``target_ms``.  `none` is never derived, and every step stays
-    ``admissible`` (the strategy's other derive rules, such as the skip cap)."""
+    table latency is within ``target_ms``; then, while it is below ``floor * target_ms``, the
+    change that gives up the least per millisecond spent without passing the target (a network
+    far under its budget leaves accuracy unbought).  `none` is never derived, and every step
+    stays ``admissible`` (the strategy's other derive rules, such as the skip cap)."""
     if set(probs) != set(space.by_name):
         raise ValueError("latency.constrained_derive needs a strategy that gives one probability vector per "
                          f"decision; this one lacks {sorted(set(space.by_name) - set(probs))[:3]} and gives "
@@ -27,23 +49,18 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
     choice = dict(choice)
     lat = predictor.of_genotype(space.genotype(choice))
     while lat > target_ms:
-        best = None
-        for d in space.decisions:
-            for c in range(len(d.candidates)):
-                if c == choice[d.name] or c in d.never_derived:
-                    continue
-                trial = {**choice, d.name: c}
-                trial_lat = predictor.of_genotype(space.genotype(trial))
-                if trial_lat >= lat or not admissible(trial):
-                    continue
-                score = float(logp[d.name][choice[d.name]] - logp[d.name][c]) / (lat - trial_lat)
-                if best is None or score < best[0]:
-                    best = (score, trial, trial_lat)
-        if best is None:
+        step = _greedy_step(space, logp, predictor, choice, lat, admissible, lambda t, lat=lat: t < lat)
+        if step is None:
             raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: the "
                              f"fastest this greedy derive reaches is {lat:.3f} ms (one decision at a time, "
                              "within strategy.max_skip); raise the target, the skip cap or shrink the space")
-        _, choice, lat = best
+        choice, lat = step
+    while lat < floor * target_ms:
+        step = _greedy_step(space, logp, predictor, choice, lat, admissible,
+                            lambda t, lat=lat: lat < t <= target_ms)
+        if step is None:
+            break
+        choice, lat = step
     return choice
 
 

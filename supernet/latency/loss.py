@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 import torch
 from torch import Tensor
 
-LOSS_FORMS = ("additive", "log", "power", "hinge")
+LOSS_FORMS = ("additive", "log", "power", "hinge", "lagrange")
 LOG_FLOOR = 0.01
 
 
@@ -23,7 +23,9 @@ def check_target(form: str, target_ms: float) -> None:
 
 def latency_loss(ce: Tensor, latency_ms: Tensor, target_ms: float, form: str, weight: float, beta: float) -> Tensor:
     """additive: CE + weight * LAT/target; log (ProxylessNAS): CE * (log LAT / log target)^beta;
-    power (MnasNet): CE * (LAT/target)^beta; hinge: CE + weight * max(0, LAT/target - 1)."""
+    power (MnasNet): CE * (LAT/target)^beta; hinge: CE + weight * max(0, LAT/target - 1);
+    lagrange: CE + weight * (LAT/target - 1), ``weight`` the multiplier that dual ascent adapts
+    (:class:`DualMultiplier`)."""
     ratio = latency_ms / target_ms
     if form == "additive":
         return ce + weight * ratio
@@ -37,7 +39,27 @@ def latency_loss(ce: Tensor, latency_ms: Tensor, target_ms: float, form: str, we
         return ce * ratio ** beta
     if form == "hinge":
         return ce + weight * torch.relu(ratio - 1)
+    if form == "lagrange":
+        return ce + weight * (ratio - 1)
     raise ValueError(f"unknown latency.loss {form!r}; choose one of {', '.join(LOSS_FORMS)} (or none)")
+
+
+class DualMultiplier:
+    """The latency weight of ``latency.loss=lagrange``: the Lagrange multiplier of the constraint
+    LAT <= target, by dual ascent after every arch step, ``lambda <- max(0, lambda + lr * (LAT /
+    target - 1))``.  It rises while the expected latency is over the target and falls (to 0)
+    below it, so the search settles at the target whatever the target is, where a fixed weight
+    pushes every target to the same place (under Adam the log form's target is a constant
+    factor, which Adam's normalisation cancels)."""
+
+    def __init__(self, lr: float, value: float = 0.0):
+        if lr <= 0:
+            raise ValueError(f"latency.dual_lr must be positive, got {lr}")
+        self.lr, self.value = lr, value
+
+    def update(self, latency_ms: float, target_ms: float) -> float:
+        self.value = max(0.0, self.value + self.lr * (latency_ms / target_ms - 1.0))
+        return self.value
 
 
 def mnas_reward(latency: Callable[[Mapping[str, int]], float], target: float,

@@ -56,6 +56,24 @@ class LatencyPredictor:
     def of_genotype(self, genotype: Any, calibrated: bool = True) -> float:
         return self.expected(self.path_weights(genotype), calibrated).item()
 
+    def latency_range(self) -> tuple[float, float]:
+        """(cheapest, dearest) table latency of the networks derive can return: every slot of
+        every edge takes, alone, its cheapest (dearest) derivable (source, op) pair over all the
+        cell instances that share its decisions (latency is a sum over the paths that run)."""
+        cal = self.calibration
+        per_op = cal.get("per_op_ms", 0.0)
+        by_edge: dict[str, Tensor] = {}
+        for key, lut, runs in self.units:
+            by_edge[key] = by_edge.get(key, 0.0) + lut + per_op * runs
+        low = high = self.fixed_ms + cal.get("constant_ms", 0.0)
+        for key, cost in by_edge.items():
+            edge = self.space.edges[key]
+            keep = torch.ones_like(cost, dtype=torch.bool)
+            keep[:, edge.never_derived] = False
+            low += len(edge.slots) * float(cost[keep].min())
+            high += len(edge.slots) * float(cost[keep].max())
+        return low, high
+
     def ops_run(self, genotype: Any) -> float:
         """How many ops an end-to-end run of ``genotype`` executes (the calibration's regressor)."""
         weights = self.path_weights(genotype)

@@ -6,6 +6,7 @@ when it is built (:attr:`HardwareTarget.strategy_parts`)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -15,12 +16,13 @@ from torch import Tensor
 from ..gates import Gate
 from ..spaces.base import SearchSpace, space_class
 from .constraint import RejectOverTarget, constrained_choice
-from .loss import LOSS_FORMS, check_target, latency_loss, mnas_reward
+from .loss import LOSS_FORMS, DualMultiplier, check_target, latency_loss, mnas_reward
 from .predict import LatencyPredictor
 from .profile import Bench, end_to_end_ms
 from .table import MissingEntryError, load_table, measurement_meta
 
 REWARD_SOURCES = ("table", "measured")
+log = logging.getLogger(__name__)
 
 
 class MeasuredLatency:
@@ -46,6 +48,7 @@ class HardwareTarget:
     cfg: object                                 # LatencyConfig
     bench: Bench
     strategy_parts: dict[str, Any] = dataclasses.field(default_factory=dict)   # build_strategy(..., **these)
+    multiplier: DualMultiplier | None = None    # latency.loss=lagrange: the adaptive weight
 
     def expected(self, strategy) -> Tensor:
         return self.predictor.expected(strategy.path_weights())
@@ -53,7 +56,22 @@ class HardwareTarget:
     def arch_loss(self, ce: Tensor, strategy) -> Tensor:
         if self.cfg.loss == "none" or strategy.reward_driven:   # their latency is in their reward
             return ce
-        return latency_loss(ce, self.expected(strategy), self.target_ms, self.cfg.loss, self.cfg.weight, self.cfg.beta)
+        weight = self.multiplier.value if self.multiplier else self.cfg.weight
+        return latency_loss(ce, self.expected(strategy), self.target_ms, self.cfg.loss, weight, self.cfg.beta)
+
+    def after_arch_step(self, strategy) -> None:
+        """Dual ascent on the latency weight (latency.loss=lagrange) with the expected latency
+        the arch step left."""
+        if self.multiplier and not strategy.reward_driven:
+            with torch.no_grad():
+                self.multiplier.update(self.expected(strategy).item(), self.target_ms)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"multiplier": self.multiplier.value} if self.multiplier else {}
+
+    def load_state_dict(self, state: Mapping[str, float]) -> None:
+        if self.multiplier:
+            self.multiplier.value = state.get("multiplier", 0.0)
 
     def of_genotype(self, genotype) -> float:
         return self.predictor.of_genotype(genotype)
@@ -69,7 +87,7 @@ class HardwareTarget:
         if not self.cfg.constrained_derive:
             return genotype
         choice = constrained_choice(self.space, strategy.probabilities(), self.predictor, self.target_ms,
-                                    self.space.choice_of(genotype), strategy.admissible)
+                                    self.space.choice_of(genotype), strategy.admissible, self.cfg.derive_floor)
         return self.space.genotype(choice)
 
     def on_this_device(self) -> bool:
@@ -105,6 +123,18 @@ def profile_command(cfg, info) -> str:
             f"space={group} " + " ".join(fields))
 
 
+def check_reachable(predictor: LatencyPredictor, target_ms: float, hardware: str) -> None:
+    """Refuse a target below the cheapest network of the space; say when it is above the
+    dearest (then the latency term has nothing to do)."""
+    low, high = predictor.latency_range()
+    if target_ms < low:
+        raise ValueError(f"latency.target_ms={target_ms} is below the cheapest network of this space on {hardware} "
+                         f"({low:.3f} ms; the dearest is {high:.3f} ms): raise the target or shrink the space")
+    if target_ms > high:
+        log.warning(f"latency.target_ms={target_ms} is above the dearest network of this space on {hardware} "
+                    f"({high:.3f} ms): every architecture meets it, and the latency term only slows the search")
+
+
 def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarget | None:
     """The search's hardware target (None without a table) for a strategy of class
     ``strategy_cls``: checks everything before training, and says in ``strategy_parts`` what the
@@ -136,7 +166,10 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
             raise
         raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
                                 f"size with: {profile_command(cfg, info)}") from None
-    out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size))
+    if target is not None:
+        check_reachable(predictor, target, hw.name)
+    out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size),
+                         multiplier=DualMultiplier(lat.dual_lr) if lat.loss == "lagrange" else None)
     if lat.loss != "none" and strategy_cls.reward_driven:
         latency = MeasuredLatency(space, info, out.bench) if lat.reward == "measured" else out.of_choice
         out.strategy_parts["reward"] = mnas_reward(latency, target, lat.reward_exponent)

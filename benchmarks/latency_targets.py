@@ -1,0 +1,114 @@
+"""Does a search given a latency target end at it?  For each strategy, one search per target
+(targets spread over the range of the space's table latencies) with ``latency.loss`` (default
+lagrange: the adaptive multiplier) and the constrained derive; and one search without a latency
+term whose trained alphas are derived at every target (``derive.py run=<run> target_ms=T``).
+Prints per target the expected latency at the end, the derived network's table latency (and its
+measured latency when this machine is the table's), and the derived child's accuracy on the
+shared weights (BN re-estimated); writes the accuracy-latency picture.
+
+    python benchmarks/latency_targets.py [--strategies proxyless darts gdas reinforce] [--targets 4]
+        [--out latency_targets.png] [hydra overrides, e.g. hardware=cpu_2core latency.loss=hinge]
+    (overrides before --strategies)
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from supernet.config import register_configs
+from supernet.data import build_search_data
+from supernet.distributed import World
+from supernet.latency.target import hardware_target
+from supernet.plots import plot_accuracy_latency
+from supernet.search import child_probe, run_search
+from supernet.spaces import build_space
+from supernet.strategies import STRATEGIES
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def search_config(overrides: list[str]):
+    with initialize_config_dir(CONF, version_base="1.3"):
+        return OmegaConf.to_object(compose("search", overrides=overrides + ["trainer.progress=false"]))
+
+
+def quiet_search(cfg, out: Path):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return run_search(cfg, out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--strategies", nargs="+", default=["proxyless", "darts", "gdas", "reinforce"],
+                   choices=sorted(STRATEGIES), help="(hydra overrides go before this option)")
+    p.add_argument("--targets", type=int, default=4, help="targets between 15%% and 75%% of the latency range")
+    p.add_argument("--out", default="latency_targets.png")
+    a, overrides = p.parse_known_args()
+    register_configs()
+    torch.set_num_threads(1)
+    base = search_config(["hardware=cpu_2core", "latency.loss=lagrange", "latency.constrained_derive=true"]
+                         + overrides)
+    train_set, val_set, info = build_search_data(base.data, base.seed)
+    hw = hardware_target(base, build_space(base.space), info, STRATEGIES[a.strategies[0]])
+    low, high = hw.predictor.latency_range()
+    fractions = [0.15 + 0.6 * i / max(a.targets - 1, 1) for i in range(a.targets)]
+    targets = [round(low + f * (high - low), 3) for f in fractions]
+    print(f"{base.space.name} on {base.hardware.name}: table latencies {low:.3f}-{high:.3f} ms; targets {targets}; "
+          f"loss {base.latency.loss}", flush=True)
+    print(f"\n{'strategy':10s} {'how':11s} {'target':>7s} {'expected':>8s} {'table':>7s} {'measured':>8s} "
+          f"{'in [.95T,T]':>11s} {'acc':>6s} {'search s':>8s}", flush=True)
+    points = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in a.strategies:
+            for target in targets:
+                cfg = search_config(["hardware=cpu_2core", "latency.loss=lagrange", "latency.constrained_derive=true",
+                                     f"strategy={name}", f"latency.target_ms={target}"] + overrides)
+                t0 = time.perf_counter()
+                result = quiet_search(cfg, Path(tmp) / f"{name}_{target}")
+                secs = time.perf_counter() - t0
+                meta = json.loads(result.files["genotype"].read_text())["meta"]
+                row = dict(target=target, expected=result.metrics[-1]["expected_latency_ms"],
+                           table=meta["table_latency_ms"], measured=meta.get("measured_latency_ms"),
+                           acc=meta["shared_weights"]["derived_acc"])
+                report(name, "per target", row, secs)
+                points.append({"latency_ms": row["table"], "accuracy": row["acc"], "group": f"{name} per target"})
+            # one search without a latency term, derived at every target from its trained alphas
+            cfg = search_config(["hardware=cpu_2core", "latency.loss=none", f"strategy={name}",
+                                 f"latency.target_ms={high}"] + overrides)
+            t0 = time.perf_counter()
+            result = quiet_search(cfg, Path(tmp) / f"{name}_once")
+            secs = time.perf_counter() - t0
+            probe = child_probe(result.net, train_set, val_set, cfg, World(), cfg.trainer.epochs, torch.device("cpu"))
+            for target in targets:
+                at = dataclasses.replace(cfg, latency=dataclasses.replace(cfg.latency, target_ms=target,
+                                                                          constrained_derive=True))
+                hw_t = hardware_target(at, result.strategy.space, result.info, type(result.strategy))
+                genotype = hw_t.derive(result.strategy)
+                row = dict(target=target, expected=hw_t.expected(result.strategy).item(),
+                           table=hw_t.of_genotype(genotype),
+                           measured=hw_t.measure(genotype, result.info) if hw_t.on_this_device() else None,
+                           acc=probe.accuracy(result.strategy.space.choice_of(genotype)))
+                report(name, "one search", row, secs)
+                points.append({"latency_ms": row["table"], "accuracy": row["acc"], "group": f"{name} one search"})
+    print(f"\npicture: {plot_accuracy_latency(points, Path(a.out)).resolve()}")
+
+
+def report(name: str, how: str, row: dict, secs: float) -> None:
+    within = 0.95 * row["target"] <= row["table"] <= row["target"]
+    measured = f"{row['measured']:8.3f}" if row["measured"] is not None else f"{'-':>8s}"
+    print(f"{name:10s} {how:11s} {row['target']:7.3f} {row['expected']:8.3f} {row['table']:7.3f} {measured} "
+          f"{str(within):>11s} {row['acc']:6.3f} {secs:8.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
