@@ -3,6 +3,7 @@ at.  Works on a finished or an interrupted run: it only needs the last checkpoin
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,9 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
                              "it: search with hardware=<target> (it may have latency.loss=none)")
         cfg.latency.target_ms, cfg.latency.constrained_derive = target_ms, True
         out = out or ckpt.parent / f"target_{target_ms:g}ms"
+    if state["epoch"] <= cfg.trainer.warmup_epochs and cfg.strategy.name != "random":
+        warnings.warn(f"{ckpt} stopped after epoch {state['epoch']}, within its {cfg.trainer.warmup_epochs} warm-up "
+                      "epochs: alpha has not been trained, and this genotype is its initial (near uniform) choice")
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
     info = DataInfo(**state["info"])

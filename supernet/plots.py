@@ -67,7 +67,7 @@ def plot_alpha_history(history: list[dict[str, list[float]]], decisions: Sequenc
     ncols = max(len(c) for c in rows.values())
     fig = Figure(figsize=(2.3 * ncols + 1.8, 1.9 * len(rows) + (0.4 if title else 0)), layout="constrained")
     axes = fig.subplots(len(rows), ncols, squeeze=False)
-    epochs = np.arange(len(history))
+    epochs = np.arange(1, len(history) + 1)      # epochs count from 1, as in metrics.csv and curves.png
     marker = "o" if len(history) <= 12 else None
     for r, (row, cols) in enumerate(rows.items()):
         row_cands = list(dict.fromkeys(c for n in cols.values() for c in candidates[n]))
@@ -79,7 +79,7 @@ def plot_alpha_history(history: list[dict[str, list[float]]], decisions: Sequenc
                 ax.plot(epochs, series[name][:, k], color=colors[cand], ls=styles[cand], marker=marker,
                         ms=3, lw=1.2)
             ax.set_ylim(-0.03, 1.03)
-            ax.set_xlim(-0.5, len(history) - 0.5)   # same span everywhere, even for one epoch or gaps
+            ax.set_xlim(0.5, len(history) + 0.5)   # same span everywhere, even for one epoch or gaps
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=1))
             ax.set_title(col, fontsize=8)
             ax.tick_params(labelsize=7)
@@ -118,6 +118,7 @@ def plot_metrics(rows: list[dict[str, float]], path: PathLike, keys: list[str]) 
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("epoch")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))      # no fractional epochs
     return save_figure(fig, path)
 
 
@@ -144,6 +145,7 @@ def plot_accuracy_latency(points: list[dict], path: PathLike, front: Sequence[in
         ax.scatter(xs, ys, s=80, facecolors="none", edgecolors="black", lw=1.5, zorder=3)
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("accuracy")
+    ax.margins(x=0.15, y=0.08)       # room for the labels of the rightmost and topmost points
     ax.grid(alpha=0.3)
     if any(g is not None for g in groups) or front:
         ax.legend(fontsize=8)

@@ -170,6 +170,9 @@ class SearchRun:
         # decision varies (progressive shrinking's order: one network first, then the space).
         seeded = uniform_choice(self.space, torch.Generator().manual_seed(cfg.seed), allow_none=False)
         self.topology = {d.name: seeded[d.name] for d in self.space.decisions if d.kind == "input"}
+        # the op histogram's columns: every derivable op of every group, so a count of 0 reads 0
+        self.op_columns = list(dict.fromkeys((d.group, op) for d in self.space.decisions if d.kind == "op"
+                                             for k, op in enumerate(d.candidates) if k not in d.never_derived))
 
     def restore(self) -> None:
         """Continue from the checkpoint: the same search (FREE_ON_RESUME aside), more epochs
@@ -266,8 +269,8 @@ class SearchRun:
         if hw:
             row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived),
                        **({"latency_multiplier": hw.multiplier.value} if hw.multiplier else {}))
-        row.update({f"{cell}/{op}": count for cell, counts in derived.op_histogram().items()
-                    for op, count in counts.items()})
+        histogram = derived.op_histogram()
+        row.update({f"{group}/{op}": histogram.get(group, {}).get(op, 0) for group, op in self.op_columns})
         return row, derived
 
     def save(self, epoch: int) -> None:

@@ -130,6 +130,9 @@ def write_summary(rows: list[dict[str, Any]], out_dir: str | os.PathLike) -> dic
             front += [idx[j] for j in pareto_front([points[i]["latency_ms"] for i in idx],
                                                    [points[i]["accuracy"] for i in idx])]
         files["plot"] = plot_accuracy_latency(points, out_dir / "accuracy_latency.png", front)
+    else:
+        log.info("no accuracy-latency picture: no finished run has a table latency (sweep with hardware=<target> "
+                 "for one)")
     return files
 
 

@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import pytest
 
@@ -53,3 +54,19 @@ def test_not_json_and_missing_file(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(GenotypeError, match="list.json: a genotype is a JSON object .* got a JSON list"):
         load_genotype(tmp_path / "list.json")
+
+
+@pytest.mark.parametrize("mutate, problem", [
+    (lambda d: [slot.update(op="none") for slot in d["normal"]["nodes"][0]], "both slots are none"),
+    (lambda d: d["normal"].update(concat=[0, 1]), "neither a later node nor the concat"),
+    (lambda d: d["reduce"]["nodes"][1][0].update(op="mbconv_3x3_e3"), "chain space's blocks"),
+])
+def test_a_valid_but_suspicious_genotype_warns(mutate, problem):
+    space = CellSpace(3, OPS)
+    d = space.genotype({d.name: int(d.kind == "op") for d in space.decisions}).to_dict()    # skip_connect on c_{k-2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        genotype_from_dict(d)                               # a plain one says nothing
+    mutate(d)
+    with pytest.warns(UserWarning, match=problem):
+        genotype_from_dict(d)

@@ -456,7 +456,9 @@ def test_profile_validate_and_search_apps(tmp_path):
     n = len(load_table(table, "cpu_2core", 1, "float32").entries)
     assert f"measured {n} new" in out
     # incremental: nothing new to measure; a new op: only its entries
+    before = table.read_bytes(), table.stat().st_mtime_ns
     assert "measured 0 new" in run("profile_latency.py", *common, "warmup=1", "repeat=3", "progress=false")
+    assert (table.read_bytes(), table.stat().st_mtime_ns) == before      # measured nothing: not rewritten
     more = [*small[:-1], "space.ops=[none,skip_connect,max_pool_3x3,sep_conv_3x3,avg_pool_3x3]"]
     out = subprocess.run([sys.executable, str(ROOT / "experiments" / "profile_latency.py"), *more, *common, "warmup=1",
                           "repeat=3", "calibration_children=3", "progress=false"], cwd=tmp_path, capture_output=True,

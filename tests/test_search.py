@@ -115,6 +115,13 @@ def test_existing_checkpoint_is_never_overwritten_without_resume(tmp_path, tiny_
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
 
 
+def test_derive_warns_when_alpha_was_never_trained(tmp_path, tiny_data):
+    cfg = tiny_config(**{"trainer.epochs": 3, "trainer.warmup_epochs": 3})
+    run_search(cfg, tmp_path, data=tiny_data)
+    with pytest.warns(UserWarning, match="within its 3 warm-up epochs: alpha has not been trained"):
+        derive_run(tmp_path, tmp_path / "again")
+
+
 def test_corrupted_checkpoint_gives_a_clear_error(tmp_path, tiny_data):
     cfg = tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0})
     run_search(cfg, tmp_path, data=tiny_data)

@@ -270,6 +270,7 @@ def test_op_histogram_is_logged_and_skip_domination_stops_the_search(tmp_path, n
     assert max(last.get("normal/skip_connect", 0), last.get("reduce/skip_connect", 0)) >= 4
     for row in result.metrics:
         assert sum(v for k, v in row.items() if k.startswith("normal/")) == 2 * cfg.space.nodes
+        assert all(f"{cell}/{op}" in row for cell in ("normal", "reduce") for op in ops)   # a count of 0 is 0
 
 
 @pytest.mark.parametrize("name, extra",

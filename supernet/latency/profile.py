@@ -44,8 +44,11 @@ class Bench:
 
 
 def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, progress: bool = True) -> int:
-    """Measure the signatures the table lacks; returns how many were measured."""
+    """Measure the signatures the table lacks; returns how many were measured.  A table that
+    lacks nothing is left as it is (not even rewritten)."""
     missing = table.missing(model.signatures)
+    if not missing:
+        return 0
     t0 = time.perf_counter()
     for sig in tqdm(missing, desc="profiling ops", disable=not progress, dynamic_ncols=True):
         builder, shape = model.builders[sig]

@@ -6,12 +6,13 @@ State indices inside a cell: 0 is the output of the cell two back, 1 of the prev
 """
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ...genotype import GenotypeError
-from ...ops import OPS
+from ...ops import OPS, mbconv_params
 
 SCHEMA = "supernet.genotype/v1"
 
@@ -102,5 +103,26 @@ def genotype_from_dict(d: Any, known_ops: Sequence[str] | None = None) -> Genoty
         raise GenotypeError(f"genotype: expected a JSON object, got {type(d).__name__}")
     if d.get("schema") != SCHEMA:
         raise GenotypeError(f"schema: expected {SCHEMA!r}, got {d.get('schema')!r}")
-    return Genotype(_cell_from_dict(d.get("normal"), "normal", known_ops),
-                    _cell_from_dict(d.get("reduce"), "reduce", known_ops))
+    genotype = Genotype(_cell_from_dict(d.get("normal"), "normal", known_ops),
+                        _cell_from_dict(d.get("reduce"), "reduce", known_ops))
+    for problem in suspicious(genotype):
+        warnings.warn(f"genotype {problem}; it trains, but probably not as meant")
+    return genotype
+
+
+def suspicious(genotype: Genotype) -> list[str]:
+    """What a valid cell genotype holds that is probably a mistake: a node whose two slots are
+    both `none` (it is zero), a node nothing reads (neither a later node nor the concat: its ops
+    run for nothing), a chain block in a cell."""
+    problems = []
+    for name, cell in genotype.cells().items():
+        read = set(cell.concat) | {src for node in cell.nodes for _, src in node}
+        for i, node in enumerate(cell.nodes):
+            if all(op == "none" for op, _ in node):
+                problems.append(f"{name} node {i}: both slots are none (the node is zero)")
+            if i + 2 not in read:
+                problems.append(f"{name} node {i}: neither a later node nor the concat {list(cell.concat)} reads it")
+        blocks = sorted({op for node in cell.nodes for op, _ in node if mbconv_params(op)})
+        if blocks:
+            problems.append(f"{name} cell: {blocks} are the chain space's blocks, not cell ops")
+    return problems
