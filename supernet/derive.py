@@ -12,6 +12,7 @@ from .config import search_config_from_dict
 from .data import DataInfo
 from .flops import genotype_cost
 from .genotype import save_genotype
+from .latency.profile import NOISY
 from .latency.target import HardwareTarget, hardware_target
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
 from .spaces.base import SearchSpace
@@ -29,6 +30,10 @@ def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
         meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
         if measure and hw.on_this_device():
             meta["measured_latency_ms"] = hw.measure(genotype, info)
+            meta["measured_latency_spread"] = round(hw.bench.spreads[-1], 3)
+            if hw.bench.spreads[-1] > NOISY:
+                warnings.warn(f"the repeats of the measured latency spread by {100 * hw.bench.spreads[-1]:.0f}%: "
+                              "this machine is too busy to trust it (meta.measured_latency_spread)")
     return genotype, meta
 
 

@@ -32,6 +32,15 @@ def median_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 10,
     return statistics.median(times)
 
 
+def robust_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 12, rounds: int = 3,
+                device: torch.device | str | None = None) -> tuple[float, float]:
+    """(seconds, spread) of ``fn()`` on a machine that may be busy: ``rounds`` medians of
+    ``repeat // rounds`` runs each; the time is the smallest median (the least disturbed), the
+    spread ``(largest - smallest) / smallest`` says how far to trust it."""
+    medians = [median_time(fn, warmup if r == 0 else 0, max(repeat // rounds, 1), device) for r in range(rounds)]
+    return min(medians), (max(medians) - min(medians)) / min(medians)
+
+
 def saved_tensor_bytes(fn: Callable[[], object]) -> int:
     """Bytes of the distinct tensors autograd saves for the backward while ``fn()`` runs: the
     activation memory of a training step, exactly, independent of allocator noise."""

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from supernet.latency.predict import fit_calibration
 from supernet.latency.profile import Bench
 from supernet.latency.table import measurement_meta
 from supernet.latency.target import MeasuredLatency, hardware_target
+from supernet.measure import robust_time
 from supernet.search import run_search
 from supernet.spaces import build_space
 from supernet.spaces.base import uniform_choice
@@ -480,3 +482,16 @@ def test_profile_validate_and_search_apps(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     again = json.loads(genotype.read_text())["meta"]   # derive applies the run's hardware target too
     assert again["table_latency_ms"] == meta["table_latency_ms"] and again["target_ms"] == meta["target_ms"]
+
+
+def test_a_busy_machine_is_told_apart_from_a_quiet_one():
+    """Three medians: the time is the least disturbed one, the spread says how far to trust it."""
+    calls = {"n": 0}
+
+    def disturbed():          # the second and third rounds run 3x slower (another process woke up)
+        calls["n"] += 1
+        time.sleep(0.001 if calls["n"] <= 4 else 0.003)
+    seconds, spread = robust_time(disturbed, warmup=1, repeat=9)
+    assert seconds == pytest.approx(0.001, abs=5e-4) and spread > 1.0
+    seconds, spread = robust_time(lambda: time.sleep(0.001), warmup=1, repeat=9)
+    assert spread < 1.0

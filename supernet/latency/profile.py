@@ -4,8 +4,10 @@ calibration, and the validation of the table against end-to-end runs."""
 from __future__ import annotations
 
 import json
+import logging
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -14,7 +16,7 @@ from tqdm.auto import tqdm
 from ..atomic import write_text_atomic
 from ..data import build_dataset
 from ..genotypes import resolve_genotype
-from ..measure import median_time
+from ..measure import robust_time
 from ..plots import plot_latency_validation
 from ..spaces import build_space
 from ..spaces.base import SearchSpace, uniform_choice
@@ -23,24 +25,32 @@ from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
 from .table import LatencyTable, TableError, load_table, measurement_meta
 
+log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+NOISY = 0.2    # a spread of repeats above this: the machine is too busy to trust the figure
 
 
 @dataclass
 class Bench:
-    """How to time on this device."""
+    """How to time on this device; ``spreads`` collects the spread of every measurement."""
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 1
     warmup: int = 5
     repeat: int = 20
+    spreads: list[float] = field(default_factory=list)
 
     def time_ms(self, module: torch.nn.Module, shape) -> float:
+        """The least disturbed of three medians (measure.robust_time), in milliseconds."""
         dtype = DTYPES[self.dtype]
         module = module.to(self.device, dtype).eval()
         x = torch.randn(self.batch_size, *shape, device=self.device, dtype=dtype)
         with torch.inference_mode():
-            return 1e3 * median_time(lambda: module(x), self.warmup, self.repeat, self.device)
+            seconds, spread = robust_time(lambda: module(x), self.warmup, self.repeat, device=self.device)
+        self.spreads.append(spread)
+        return 1e3 * seconds
 
 
 def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, progress: bool = True) -> int:
@@ -55,6 +65,13 @@ def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, prog
         table.entries[sig] = bench.time_ms(builder(), shape)
         table.save()
     table.meta["profile_seconds"] = round(table.meta.get("profile_seconds", 0.0) + time.perf_counter() - t0, 2)
+    spread = statistics.median(bench.spreads)
+    table.meta["spread_percent"] = round(100 * spread, 1)   # median spread of repeats of this session
+    if spread > NOISY:
+        table.meta["noisy"] = True
+        log.warning(f"{table.path}: the repeats of a measurement spread by {100 * spread:.0f}% (median): this machine "
+                    "is too busy to trust these entries; profile again on a quiet machine (the table says so in "
+                    "meta.noisy)")
     table.save()
     return len(missing)
 
