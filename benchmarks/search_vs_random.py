@@ -57,7 +57,7 @@ def random_genotypes(space, n: int, hw, latency_ms: float | None, seed: int = 12
     gen, out, tries = torch.Generator().manual_seed(seed), [], 0
     while len(out) < n:
         tries += 1
-        if tries > 200 * n:
+        if tries > 5000 * n:
             raise RuntimeError(f"found only {len(out)} random genotypes within 10% of {latency_ms:.3f} ms")
         g = space.genotype(uniform_choice(space, gen, allow_none=False))
         if hw is None or abs(hw.of_genotype(g) - latency_ms) <= 0.1 * latency_ms:

@@ -79,14 +79,14 @@ class HardwareConfig:
 @dataclass
 class LatencyConfig:
     """How expected latency enters the search (when a hardware target has a table)."""
-    loss: str = "additive"          # none | additive | log (ProxylessNAS) | power (MnasNet) | hinge | lagrange
+    loss: str = "lagrange"          # lagrange (adaptive weight) | additive | log | power | hinge | none
     target_ms: Optional[float] = None   # default: hardware.target_ms
     weight: float = 0.5             # lambda of the additive and hinge forms
     dual_lr: float = 0.05           # lagrange: the multiplier's step per arch step and unit of relative excess
     beta: float = 0.6               # exponent of the log and power forms
     reward: str = "table"           # reinforce, enas, random: the reward's latency, table | measured (on this device)
     reward_exponent: float = -0.07  # MnasNet's w in the reward acc * (LAT/target)^w
-    constrained_derive: bool = False    # derive the most probable architecture within [derive_floor * target, target]
+    constrained_derive: bool = True     # derive the most probable architecture within [derive_floor * target, target]
     derive_floor: float = 0.95          # ... spending a derived network far below the target up to this
     reject_over_target: bool = False    # resample weight-step children over the target
     max_tries: int = 50
