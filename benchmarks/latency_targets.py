@@ -100,7 +100,7 @@ def main() -> None:
                            acc=probe.accuracy(result.strategy.space.choice_of(genotype)))
                 report(name, "one search", row, secs)
                 points.append({"latency_ms": row["table"], "accuracy": row["acc"], "group": f"{name} one search"})
-    print(f"\npicture: {plot_accuracy_latency(points, Path(a.out)).resolve()}")
+    print(f"\npicture: {plot_accuracy_latency(points, Path(a.out), curves=True).resolve()}")
 
 
 def report(name: str, how: str, row: dict, secs: float) -> None:

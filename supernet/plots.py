@@ -124,9 +124,11 @@ def plot_metrics(rows: list[dict[str, float]], path: PathLike, keys: list[str]) 
 
 # ----------------------------------------------------------------------- accuracy vs latency
 
-def plot_accuracy_latency(points: list[dict], path: PathLike, front: Sequence[int] | None = None) -> Path:
-    """Accuracy (y) against latency (x), one color per ``group``; the ``front`` indices (a Pareto
-    front) are ringed and joined by a step line, since accuracy only changes at front members."""
+def plot_accuracy_latency(points: list[dict], path: PathLike, front: Sequence[int] | None = None,
+                          curves: bool = False) -> Path:
+    """Accuracy (y) against latency (x), one color per ``group`` (``curves``: each group's points
+    joined in latency order, a trade-off curve); the ``front`` indices (a Pareto front) are
+    ringed and joined by a step line, since accuracy only changes at front members."""
     fig = Figure(figsize=(7, 5), layout="constrained")
     ax = fig.add_subplot()
     groups = list(dict.fromkeys(p.get("group") for p in points))
@@ -134,6 +136,10 @@ def plot_accuracy_latency(points: list[dict], path: PathLike, front: Sequence[in
         members = [p for p in points if p.get("group") == group]
         ax.scatter([p["latency_ms"] for p in members], [p["accuracy"] for p in members], s=28,
                    color=f"C{i % 10}", alpha=0.8, label=None if group is None else str(group), zorder=2)
+        if curves:
+            members = sorted(members, key=lambda p: p["latency_ms"])
+            ax.plot([p["latency_ms"] for p in members], [p["accuracy"] for p in members], color=f"C{i % 10}",
+                    lw=1.2, alpha=0.8, zorder=1)
     for p in points:
         if p.get("label"):
             ax.annotate(str(p["label"]), (p["latency_ms"], p["accuracy"]), xytext=(4, 4),

@@ -85,6 +85,7 @@ def test_plot_accuracy_latency(tmp_path):
     assert_png(plot_accuracy_latency(points, tmp_path / "p.png", front=[0, 1, 2, 3, 4]))
     plain = [{"latency_ms": 2.0, "accuracy": 0.7}, {"latency_ms": 3.0, "accuracy": 0.8}]
     assert_png(plot_accuracy_latency(plain, tmp_path / "q.png"))
+    assert_png(plot_accuracy_latency(points, tmp_path / "c.png", curves=True))
 
 
 def test_overwrite_existing(tmp_path):
