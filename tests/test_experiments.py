@@ -124,3 +124,18 @@ def test_a_refused_run_writes_nothing_into_the_run_it_protects(tmp_path):
         assert res.returncode != 0 and ("resume=true" in res.stderr or "seed: 0 -> 1" in res.stderr)
         assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == records
     assert not (run_dir / ".hydra").exists()
+
+
+@pytest.mark.parametrize("app", ["search", "retrain"])
+def test_help_lists_the_groups_the_app_takes_with_their_options(app):
+    """--help names each group the app composes with exactly the options conf/<group>/ holds (no
+    base_* schemas, no groups of other apps)."""
+    cfg = OmegaConf.load(ROOT / "conf" / f"{app}.yaml")
+    defaults = OmegaConf.to_container(cfg.defaults)
+    groups = [next(iter(d)) for d in defaults if isinstance(d, dict) and not next(iter(d)).startswith("override")]
+    listed = {line.split(":")[0]: line.split(":")[1].split("  ")[0].strip()
+              for line in cfg.hydra.help.template.splitlines() if ":" in line and line.split(":")[0].isidentifier()}
+    assert set(listed) == set(groups)
+    for group in groups:
+        options = ", ".join(sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml")))
+        assert listed[group] == options, group
