@@ -19,6 +19,7 @@ def main(cfg: DictConfig) -> None:
     for label, s in result["stats"].items():
         print(f"{label:6s} calibration: Kendall tau {s['kendall_tau']:.3f}, Spearman rho {s['spearman_rho']:.3f}, "
               f"MAPE {s['mape_percent']:.1f}%")
+    print(f"spread of repeats (median): {result['spread_percent']:.1f}%")
     print(f"scatter plot: {result['plot'].resolve()}")
 
 

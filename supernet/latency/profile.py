@@ -172,6 +172,11 @@ def run_validation(cfg, out_dir) -> dict:
                              "choose the space it belongs to (space=..., space.nodes=..., space.ops=[...])") from None
         genotypes[str(spec)] = genotype
     result = validate(predictor, genotypes, info, bench, cfg.progress)
+    result["spread_percent"] = round(100 * statistics.median(bench.spreads), 1)
+    if result["spread_percent"] > 100 * NOISY:
+        log.warning(f"the repeats of a measurement spread by {result['spread_percent']:.0f}% (median): this "
+                    "machine is too busy for this validation to say anything about the table; run it on a quiet "
+                    "machine")
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "latency_validation.json", json.dumps(result, indent=2) + "\n")
     result["plot"] = plot_latency_validation(result["rows"], out_dir / "latency_validation.png",
