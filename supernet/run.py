@@ -63,10 +63,11 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def changed_settings(saved: Mapping[str, Any], now: Mapping[str, Any], free: Iterable[str]) -> list[str]:
     """``key: old -> new`` for every setting that differs between two configs (plain dicts),
-    except those in ``free`` (what may change on a resume without changing the run)."""
+    except those in ``free`` (what may change on a resume without changing the run) and those
+    the saved config lacks (added to the project after the run started: their default holds)."""
     old, new, free = _flat(saved), _flat(now), set(free)
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-            if old.get(k) != new.get(k) and k not in free]
+    return [f"{k}: {old[k]!r} -> {new.get(k)!r}" for k in sorted(old)
+            if old[k] != new.get(k) and k not in free]
 
 
 class RunFolder:

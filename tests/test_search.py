@@ -174,6 +174,9 @@ def test_a_resume_runs_the_search_it_continues(tmp_path, tiny_data):
         changed = tiny_config(**{"trainer.epochs": 3, key: value, "resume": True})
         with pytest.raises(OtherRunError, match=f"{key}: .* -> {value}"):
             run_search(changed, tmp_path, data=tiny_data)
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")
+    del saved["config"]["latency"]["derive_floor"]      # a run from before the setting existed resumes
+    torch.save(saved, tmp_path / "checkpoint.pt")
     with pytest.raises(OtherRunError, match="trained 3 epochs already"):
         run_search(tiny_config(**{"trainer.epochs": 2, "resume": True}), tmp_path, data=tiny_data)
     assert (tmp_path / "config.yaml").read_text() == record
