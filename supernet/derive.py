@@ -22,18 +22,23 @@ from .strategies import build_space_and_strategy
 def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
                     measure: bool = True) -> tuple[Any, dict[str, Any]]:
     """The genotype (within the hardware target's constraint when it has one) and what its
-    file records: strategy, seed and, under a hardware target, its table latency and, when this
-    machine is the one the table was measured on (and ``measure``), its measured latency."""
+    file records: strategy, seed and, under a hardware target, its table latency and (when
+    ``measure``) its latency measured here under the table's conditions, or why a measurement here
+    would not be comparable with the table's."""
     genotype = hw.derive(strategy) if hw else strategy.derive()
     meta: dict[str, Any] = {"strategy": cfg.strategy.name, "seed": cfg.seed}
     if hw:
         meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
-        if measure and hw.on_this_device():
-            meta["measured_latency_ms"] = hw.measure(genotype, info)
-            meta["measured_latency_spread"] = round(hw.bench.spreads[-1], 3)
-            if hw.bench.spreads[-1] > NOISY:
-                warnings.warn(f"the repeats of the measured latency spread by {100 * hw.bench.spreads[-1]:.0f}%: "
-                              "this machine is too busy to trust it (meta.measured_latency_spread)")
+        why_not = hw.not_comparable() if measure else None
+        if why_not:
+            meta["measured_latency_skipped"] = why_not
+            warnings.warn(f"no measured latency recorded: {why_not}")
+        elif measure:
+            meta["measured_latency_ms"], spread = hw.measure(genotype, info)
+            meta["measured_latency_spread"] = round(spread, 3)
+            if spread > NOISY:
+                warnings.warn(f"the repeats of the measured latency spread by {100 * spread:.0f}%: this machine is "
+                              "too busy to trust it (meta.measured_latency_spread)")
     return genotype, meta
 
 

@@ -3,11 +3,12 @@ for the backward, and the process's peak resident memory.  Used by the benchmark
 latency profiler."""
 from __future__ import annotations
 
+import contextlib
 import resource
 import statistics
 import sys
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -15,6 +16,19 @@ import torch
 def sync(device: torch.device | str | None = None) -> None:
     if torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda"):
         torch.cuda.synchronize()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (None or 0: as they are), then restore them, so
+    that a measurement taken inside a search runs under its table's conditions, not the search's."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def median_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 10,

@@ -3,6 +3,7 @@ an interrupted run keeps what it measured), end-to-end runs of discrete children
 calibration, and the validation of the table against end-to-end runs."""
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import statistics
@@ -16,7 +17,7 @@ from tqdm.auto import tqdm
 from ..atomic import write_text_atomic
 from ..data import build_dataset
 from ..genotypes import resolve_genotype
-from ..measure import robust_time
+from ..measure import robust_time, torch_threads
 from ..plots import plot_latency_validation
 from ..spaces import build_space
 from ..spaces.base import SearchSpace, uniform_choice
@@ -30,16 +31,19 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 NOISY = 0.2    # a spread of repeats above this: the machine is too busy to trust the figure
+DRIFT = 0.1    # the table's own ops re-timed here differ from it by more: not measured as the table was
 
 
 @dataclass
 class Bench:
-    """How to time on this device; ``spreads`` collects the spread of every measurement."""
+    """How to time on this device (``threads``: intra-op threads while timing, None: as they
+    are); ``spreads`` collects the spread of every measurement."""
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 1
     warmup: int = 5
     repeat: int = 20
+    threads: int | None = None
     spreads: list[float] = field(default_factory=list)
 
     def time_ms(self, module: torch.nn.Module, shape) -> float:
@@ -47,7 +51,7 @@ class Bench:
         dtype = DTYPES[self.dtype]
         module = module.to(self.device, dtype).eval()
         x = torch.randn(self.batch_size, *shape, device=self.device, dtype=dtype)
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.threads):
             seconds, spread = robust_time(lambda: module(x), self.warmup, self.repeat, device=self.device)
         self.spreads.append(spread)
         return 1e3 * seconds
@@ -74,6 +78,16 @@ def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, prog
                     "meta.noisy)")
     table.save()
     return len(missing)
+
+
+def table_drift(model: LatencyModel, table: LatencyTable, bench: Bench, k: int = 5) -> float:
+    """How many times as long this machine takes now for the table's ``k`` dearest entries of
+    ``model`` (median ratio, re-timed with ``bench``) as when the table was measured.  Device and
+    processor names say which kind of machine; this says whether it runs as the table's did (another
+    host of the same name, a busy machine, another torch build all show here)."""
+    dearest = sorted(dict.fromkeys(model.signatures), key=table.__getitem__, reverse=True)[:k]
+    return statistics.median(bench.time_ms(model.builders[s][0](), model.builders[s][1]) / table[s]
+                             for s in dearest)
 
 
 def random_genotypes(space: SearchSpace, k: int, seed: int) -> list:
@@ -126,10 +140,8 @@ def _setup(cfg):
     except RuntimeError:
         raise ValueError(f"hardware {hw.name!r} measures on {hw.device!r}, which is not a torch device on this "
                          "machine: its table is imported (experiments/import_latency.py), not measured here") from None
-    if hw.threads:
-        torch.set_num_threads(hw.threads)
     _, info = build_dataset(cfg.data, train=True, augment=False)
-    bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat)
+    bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat, hw.threads or torch.get_num_threads())
     space = build_space(cfg.space)
     return space.latency_model(info), bench, space, info
 
@@ -140,7 +152,7 @@ def run_profile(cfg) -> tuple[LatencyTable, int]:
     the table and how many entries were measured."""
     model, bench, space, info = _setup(cfg)
     hw = cfg.hardware
-    meta = measurement_meta(hw.device, torch.get_num_threads(), hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
+    meta = measurement_meta(hw.device, bench.threads, hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
     if Path(hw.table).exists():
         table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype)
         if (table.meta["device"], table.meta["threads"]) != (meta["device"], meta["threads"]):
@@ -157,11 +169,14 @@ def run_profile(cfg) -> tuple[LatencyTable, int]:
 
 
 def run_validation(cfg, out_dir) -> dict:
-    """K random children (and any named genotypes): predicted vs measured, with a picture."""
+    """K random children (and any named genotypes): predicted vs measured under the table's own
+    conditions, with a picture.  A validation on a quiet machine is recorded in the table
+    (``meta.validation[<network configuration>]``): how the table was checked travels with it."""
     model, bench, space, info = _setup(cfg)
     hw = cfg.hardware
-    predictor = LatencyPredictor(space, model, load_table(hw.table, hw.name, hw.batch_size, hw.dtype,
-                                                          hw.allow_mismatch))
+    table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
+    bench.threads = table.meta["threads"]
+    predictor = LatencyPredictor(space, model, table)
     genotypes = {f"random{i}": g for i, g in enumerate(random_genotypes(space, cfg.children, cfg.seed))}
     for spec in cfg.genotypes:
         genotype = resolve_genotype(spec)
@@ -175,8 +190,15 @@ def run_validation(cfg, out_dir) -> dict:
     result["spread_percent"] = round(100 * statistics.median(bench.spreads), 1)
     if result["spread_percent"] > 100 * NOISY:
         log.warning(f"the repeats of a measurement spread by {result['spread_percent']:.0f}% (median): this "
-                    "machine is too busy for this validation to say anything about the table; run it on a quiet "
-                    "machine")
+                    "machine is too busy for this validation to say anything about the table (not recorded in "
+                    "it); run it on a quiet machine")
+    elif "imported" not in table.meta:
+        after = result["stats"]["after"]
+        table.meta.setdefault("validation", {})[model.key] = {
+            "date": datetime.date.today().isoformat(), "children": len(genotypes),
+            "mape_percent": round(after["mape_percent"], 1), "kendall_tau": round(after["kendall_tau"], 3),
+            "spread_percent": result["spread_percent"], "seed": cfg.seed}
+        table.save()
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "latency_validation.json", json.dumps(result, indent=2) + "\n")
     result["plot"] = plot_latency_validation(result["rows"], out_dir / "latency_validation.png",

@@ -80,8 +80,8 @@ def measurement_meta(device: str, threads: int, batch_size: int, dtype: str, war
         proc = torch.cuda.get_device_name(torch.device(device))
     return {"device": device, "torch": str(torch.__version__), "processor": proc, "threads": threads,
             "batch_size": batch_size, "dtype": dtype, "date": datetime.date.today().isoformat(),
-            "method": f"median of {repeat} timed runs after {warmup} warm-up runs, eval mode, "
-                      "inference_mode, synchronized on GPU"}
+            "method": f"least disturbed of 3 medians of {max(repeat // 3, 1)} timed runs after {warmup} warm-up runs, "
+                      f"{threads} threads, eval mode, inference_mode, synchronized on GPU"}
 
 
 def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: str,

@@ -18,7 +18,7 @@ from ..spaces.base import SearchSpace, space_class
 from .constraint import RejectOverTarget, constrained_choice
 from .loss import LOSS_FORMS, DualMultiplier, check_target, latency_loss, mnas_reward
 from .predict import LatencyPredictor
-from .profile import Bench, end_to_end_ms
+from .profile import DRIFT, Bench, end_to_end_ms, table_drift
 from .table import MissingEntryError, load_table, measurement_meta
 
 REWARD_SOURCES = ("table", "measured")
@@ -90,19 +90,31 @@ class HardwareTarget:
                                     self.space.choice_of(genotype), strategy.admissible, self.cfg.derive_floor)
         return self.space.genotype(choice)
 
-    def on_this_device(self) -> bool:
-        """Whether this process runs where the table was measured (same device and processor),
-        so that a measured latency is comparable with the table's."""
+    def not_comparable(self) -> str | None:
+        """Why a latency measured in this process would not be comparable with the table's
+        prediction (None: it is): another device or processor, or the table's own ops re-timed
+        here under its conditions differ from it by more than DRIFT (a stale table, another host
+        behind the same processor name, a busy machine)."""
         meta = self.predictor.table.meta
         try:
-            here = measurement_meta(self.bench.device, torch.get_num_threads(), self.bench.batch_size,
+            here = measurement_meta(self.bench.device, self.bench.threads, self.bench.batch_size,
                                     self.bench.dtype, self.bench.warmup, self.bench.repeat)
         except RuntimeError:      # not a torch device (an imported table's phone)
-            return False
-        return (meta.get("device"), meta.get("processor")) == (here["device"], here["processor"])
+            return f"the table was measured on {meta.get('device')!r}, which is not a device of this machine"
+        for key in ("device", "processor"):
+            if meta.get(key) != here[key]:
+                return f"the table was measured on {key} {meta.get(key)!r}, this machine has {here[key]!r}"
+        drift = table_drift(self.predictor.model, self.predictor.table, self.bench)
+        if abs(drift - 1) > DRIFT:
+            return (f"this machine takes {drift:.2f}x the table's time for the table's own ops (measured "
+                    f"{meta.get('date')}): a busy machine or a stale table; profile the table again on a quiet "
+                    f"machine (move {self.predictor.table.path} aside, then run profile_latency.py)")
+        return None
 
-    def measure(self, genotype, info) -> float:
-        return end_to_end_ms(genotype, self.space, info, self.bench)
+    def measure(self, genotype, info) -> tuple[float, float]:
+        """(ms, spread of the repeats) of ``genotype`` end to end, under the table's conditions."""
+        ms = end_to_end_ms(genotype, self.space, info, self.bench)
+        return ms, self.bench.spreads[-1]
 
 
 def _override(value: Any) -> str:
@@ -168,7 +180,12 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
                                 f"size with: {profile_command(cfg, info)}") from None
     if target is not None:
         check_reachable(predictor, target, hw.name)
-    out = HardwareTarget(space, predictor, target, lat, Bench(hw.device, hw.dtype, hw.batch_size),
+    if not predictor.calibration and "imported" not in table.meta:
+        log.warning(f"{hw.table} has no calibration for this network configuration: its latencies are the raw sum "
+                    "of the ops, which misses what an end-to-end run pays besides them; fit one with: "
+                    f"{profile_command(cfg, info)}")
+    bench = Bench(hw.device, hw.dtype, hw.batch_size, threads=table.meta["threads"])   # the table's conditions
+    out = HardwareTarget(space, predictor, target, lat, bench,
                          multiplier=DualMultiplier(lat.dual_lr) if lat.loss == "lagrange" else None)
     if lat.loss != "none" and strategy_cls.reward_driven:
         latency = MeasuredLatency(space, info, out.bench) if lat.reward == "measured" else out.of_choice
