@@ -17,7 +17,8 @@ def main(cfg: DictConfig) -> None:
     print(f"{table.path}: measured {added} new entries, {len(table.entries)} in all (ms); profiled in "
           f"{table.meta['profile_seconds']} s in all")
     for key, cal in table.calibration.items():
-        print(f"  calibration {key}: {cal['per_op_ms']:.4f} ms per op + {cal['constant_ms']:.3f} ms")
+        print(f"  calibration {key}: {cal.get('scale', 1.0):.3f} x sum of ops + {cal['per_op_ms']:.4f} ms per op + "
+              f"{cal['constant_ms']:.3f} ms")
 
 
 if __name__ == "__main__":

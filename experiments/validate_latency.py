@@ -18,7 +18,7 @@ def main(cfg: DictConfig) -> None:
     result = run_validation(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
     for label, s in result["stats"].items():
         print(f"{label:6s} calibration: Kendall tau {s['kendall_tau']:.3f}, Spearman rho {s['spearman_rho']:.3f}, "
-              f"MAPE {s['mape_percent']:.1f}%")
+              f"MAPE {s['mape_percent']:.1f}%, largest error {s['max_error_percent']:.1f}%")
     print(f"spread of repeats (median): {result['spread_percent']:.1f}%")
     print(f"scatter plot: {result['plot'].resolve()}")
 

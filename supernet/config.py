@@ -112,7 +112,8 @@ class ProfileConfig:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     warmup: int = 5
     repeat: int = 20
-    calibration_children: int = 12     # end-to-end runs the calibration is fitted on
+    calibration_children: int = 24     # end-to-end runs it is fitted on: half uniform, half spanning the range
+    recalibrate: bool = False          # fit the calibration again even when no entry was added
     seed: int = 0
     progress: bool = True
 
@@ -123,7 +124,8 @@ class ValidateConfig:
     data: DataConfig = field(default_factory=DataConfig)
     space: SpaceConfig = field(default_factory=CellSpaceConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
-    children: int = 50
+    children: int = 50              # uniformly random children
+    span_children: int = 12         # children spread evenly over the table's latency range
     genotypes: List[str] = field(default_factory=list)  # genotype.json paths or published names
     warmup: int = 5
     repeat: int = 20

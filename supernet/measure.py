@@ -8,7 +8,7 @@ import resource
 import statistics
 import sys
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -51,8 +51,21 @@ def robust_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 12, rou
     """(seconds, spread) of ``fn()`` on a machine that may be busy: ``rounds`` medians of
     ``repeat // rounds`` runs each; the time is the smallest median (the least disturbed), the
     spread ``(largest - smallest) / smallest`` says how far to trust it."""
-    medians = [median_time(fn, warmup if r == 0 else 0, max(repeat // rounds, 1), device) for r in range(rounds)]
-    return min(medians), (max(medians) - min(medians)) / min(medians)
+    return interleaved_times([fn], warmup, repeat, rounds, device)[0]
+
+
+def interleaved_times(fns: Sequence[Callable[[], object]], warmup: int = 3, repeat: int = 12, rounds: int = 3,
+                      device: torch.device | str | None = None,
+                      tick: Callable[[], object] = lambda: None) -> list[tuple[float, float]]:
+    """:func:`robust_time` of each of ``fns``, their rounds interleaved (round 1 of every one,
+    then round 2 ...), so that a disturbance longer than one measurement spoils one round of
+    several callables instead of every round of one.  ``tick()`` after each median (progress)."""
+    medians: list[list[float]] = [[] for _ in fns]
+    for r in range(rounds):
+        for fn, out in zip(fns, medians):
+            out.append(median_time(fn, warmup if r == 0 else 0, max(repeat // rounds, 1), device))
+            tick()
+    return [(min(m), (max(m) - min(m)) / min(m)) for m in medians]
 
 
 def saved_tensor_bytes(fn: Callable[[], object]) -> int:

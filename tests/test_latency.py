@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -30,7 +31,7 @@ from supernet.latency import (
 from supernet.latency.constraint import RejectOverTarget, constrained_choice
 from supernet.latency.loss import DualMultiplier
 from supernet.latency.predict import fit_calibration
-from supernet.latency.profile import Bench
+from supernet.latency.profile import Bench, spanning_genotypes
 from supernet.latency.table import measurement_meta
 from supernet.latency.target import MeasuredLatency, hardware_target
 from supernet.measure import robust_time
@@ -262,11 +263,24 @@ def test_the_two_path_step_moves_every_alpha_by_the_exact_latency_gradient(tmp_p
 
 
 def test_calibration_fit_recovers_overheads():
-    raw, runs = [5.0, 8.0, 11.0, 6.0], [10, 20, 30, 12]
-    measured = [r + 0.02 * n + 1.5 for r, n in zip(raw, runs)]
+    raw, runs = [5.0, 8.0, 11.0, 6.0, 3.0], [10, 20, 30, 12, 9]
+    measured = [1.1 * r + 0.02 * n + 1.5 for r, n in zip(raw, runs)]
     fit = fit_calibration(raw, runs, measured)
-    assert fit["per_op_ms"] == pytest.approx(0.02, abs=1e-9) and fit["constant_ms"] == pytest.approx(1.5, abs=1e-9)
-    assert fit_calibration([1.0, 2.0], [5, 5], [2.0, 4.0]) == {"per_op_ms": 0.0, "constant_ms": 1.5}
+    assert fit == pytest.approx({"scale": 1.1, "per_op_ms": 0.02, "constant_ms": 1.5}, abs=1e-9)
+    fit = fit_calibration([1.0, 2.0, 4.0], [5, 5, 5], [1.3, 2.5, 4.9])   # as many ops each: no per-op term
+    assert fit == pytest.approx({"scale": 1.2, "per_op_ms": 0.0, "constant_ms": 0.1}, abs=1e-9)
+    fit = fit_calibration([1.0, 2.0, 3.0], [5, 5, 5], [3.0, 2.5, 2.0])   # a scale < 0 is no model: held at 1
+    assert fit == pytest.approx({"scale": 1.0, "per_op_ms": 0.0, "constant_ms": 0.5}, abs=1e-9)
+    with pytest.raises(ValueError, match="at least three"):
+        fit_calibration([1.0, 2.0], [5, 5], [1.0, 2.0])
+
+
+def test_calibration_children_span_the_latency_range(tmp_path):
+    predictor = _predictor(tmp_path, tiny_config())
+    low, high = predictor.latency_range()
+    latencies = [predictor.of_genotype(g) for g in spanning_genotypes(predictor, 6, seed=0)]
+    assert min(latencies) < low + 0.2 * (high - low) and max(latencies) > high - 0.2 * (high - low)
+    assert latencies == sorted(latencies)
 
 
 def test_hard_constraints_respect_the_target(tmp_path):
@@ -296,6 +310,20 @@ def test_hard_constraints_respect_the_target(tmp_path):
     pinned = {d.name: 0 for d in space.decisions if d.kind == "input"}   # the topology warm-up's wiring
     children = [strategy.weight_child(pinned) for _ in range(40)]
     assert all(lat(g) <= target and all(g[k].active == 0 for k in pinned) for g in children)
+
+
+def test_the_constrained_derive_spends_by_a_pair_of_changes_when_no_single_one_fits():
+    """Coarse latency steps (the chain's blocks): no single change lands in [0.95 T, T], one up
+    and one down together do."""
+    costs = {"a": [0.0, 2.0, 6.0], "b": [0.3, 2.0, 7.0]}
+    space = SimpleNamespace(decisions=[SimpleNamespace(name=n, candidates=("x", "y", "z"), never_derived=[])
+                                       for n in costs], genotype=lambda choice: dict(choice))
+    space.by_name = {d.name: d for d in space.decisions}
+    predictor = SimpleNamespace(of_genotype=lambda g: sum(costs[n][k] for n, k in g.items()))
+    probs = {n: torch.tensor([0.2, 0.6, 0.2]) for n in costs}
+    start = {"a": 1, "b": 1}                                   # 4 ms; single changes give 2, 2.3, 8 or 9 ms
+    choice = constrained_choice(space, probs, predictor, 6.5, start, floor=0.95)
+    assert choice == {"a": 2, "b": 0} and 0.95 * 6.5 <= predictor.of_genotype(choice) <= 6.5
 
 
 def test_constrained_derive_keeps_the_skip_cap(tmp_path):
@@ -467,10 +495,14 @@ def test_profile_validate_and_search_apps(tmp_path):
                          text=True, env=env, timeout=300).stdout
     added = len(load_table(table, "cpu_2core", 1, "float32").entries) - n
     assert added > 0 and f"measured {added} new" in out
-    out = run("validate_latency.py", *common, "children=4", "warmup=1", "repeat=3", "progress=false",
-              f"hydra.run.dir={tmp_path / 'val'}")
-    assert "Kendall tau" in out and "spread of repeats" in out
+    out = run("validate_latency.py", *common, "children=4", "span_children=3", "warmup=1", "repeat=3",
+              "progress=false", f"hydra.run.dir={tmp_path / 'val'}")
+    assert "Kendall tau" in out and "largest error" in out and "spread of repeats" in out
     assert (tmp_path / "val" / "latency_validation.png").exists()
+    rows = json.loads((tmp_path / "val" / "latency_validation.json").read_text())["rows"]
+    assert sum(r["name"].startswith("spanning") for r in rows) == 3
+    checked = load_table(table, "cpu_2core", 1, "float32").meta.get("validation", {})
+    assert "too busy" in out or [v["children"] for v in checked.values()] == [7]   # how it was checked, in the table
     out = run("search.py", *common, "hardware=cpu_2core", "trainer.epochs=1", "trainer.warmup_epochs=0",
               "data.limit=96", "trainer.progress=false", f"hydra.run.dir={tmp_path / 'search'}")
     genotype = tmp_path / "search" / "genotype.json"

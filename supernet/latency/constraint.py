@@ -12,22 +12,44 @@ from ..spaces.base import SearchSpace
 from .predict import LatencyPredictor
 
 
-def _greedy_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor,
-                 choice: dict[str, int], lat: float, admissible, accept) -> tuple[dict[str, int], float] | None:
-    """The single-decision change whose latency ``accept``s (from ``lat`` to the new latency)
-    at the least log-probability given up per millisecond moved; None when there is none."""
-    best = None
+def _moves(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor, choice: dict[str, int],
+           admissible) -> list[tuple[float, dict[str, int], float]]:
+    """Every admissible single-decision change of ``choice``: (log-probability it gives up, the
+    new choice, its table latency)."""
+    out = []
     for d in space.decisions:
         for c in range(len(d.candidates)):
             if c == choice[d.name] or c in d.never_derived:
                 continue
             trial = {**choice, d.name: c}
-            trial_lat = predictor.of_genotype(space.genotype(trial))
-            if trial_lat == lat or not accept(trial_lat) or not admissible(trial):
-                continue
-            score = float(logp[d.name][choice[d.name]] - logp[d.name][c]) / abs(lat - trial_lat)
-            if best is None or score < best[0]:
-                best = (score, trial, trial_lat)
+            if admissible(trial):
+                out.append((float(logp[d.name][choice[d.name]] - logp[d.name][c]), trial,
+                            predictor.of_genotype(space.genotype(trial))))
+    return out
+
+
+def _greedy_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor,
+                 choice: dict[str, int], lat: float, admissible, accept) -> tuple[dict[str, int], float] | None:
+    """The single-decision change whose latency ``accept``s (from ``lat`` to the new latency)
+    at the least log-probability given up per millisecond moved; None when there is none."""
+    moves = [(cost / abs(lat - t), trial, t) for cost, trial, t in _moves(space, logp, predictor, choice, admissible)
+             if t != lat and accept(t)]
+    return min(moves, key=lambda m: m[0])[1:] if moves else None
+
+
+def _swap_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor,
+               choice: dict[str, int], low: float, high: float, admissible,
+               tries: int = 8) -> tuple[dict[str, int], float] | None:
+    """Two changes at once, for when no single one lands in [``low``, ``high``] (a space of
+    coarse latency steps, such as the chain's blocks): one of the ``tries`` cheapest changes past
+    ``high``, then the change back that lands in the window; the pair that gives up the least
+    log-probability, or None."""
+    ups = sorted((m for m in _moves(space, logp, predictor, choice, admissible) if m[2] > high), key=lambda m: m[0])
+    best = None
+    for up_cost, up, _ in ups[:tries]:
+        for down_cost, trial, t in _moves(space, logp, predictor, up, admissible):
+            if low <= t <= high and (best is None or up_cost + down_cost < best[0]):
+                best = (up_cost + down_cost, trial, t)
     return best and best[1:]
 
 
@@ -39,8 +61,9 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
     time the change that gives up the least log-probability per millisecond saved, until the
     table latency is within ``target_ms``; then, while it is below ``floor * target_ms``, the
     change that gives up the least per millisecond spent without passing the target (a network
-    far under its budget leaves accuracy unbought).  `none` is never derived, and every step
-    stays ``admissible`` (the strategy's other derive rules, such as the skip cap)."""
+    far under its budget leaves accuracy unbought; when no single change lands within the
+    window, a pair does).  `none` is never derived, and every step stays ``admissible`` (the
+    strategy's other derive rules, such as the skip cap)."""
     if set(probs) != set(space.by_name):
         raise ValueError("latency.constrained_derive needs a strategy that gives one probability vector per "
                          f"decision; this one lacks {sorted(set(space.by_name) - set(probs))[:3]} and gives "
@@ -56,8 +79,8 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
                              "within strategy.max_skip); raise the target, the skip cap or shrink the space")
         choice, lat = step
     while lat < floor * target_ms:
-        step = _greedy_step(space, logp, predictor, choice, lat, admissible,
-                            lambda t, lat=lat: lat < t <= target_ms)
+        step = (_greedy_step(space, logp, predictor, choice, lat, admissible, lambda t, lat=lat: lat < t <= target_ms)
+                or _swap_step(space, logp, predictor, choice, floor * target_ms, target_ms, admissible))
         if step is None:
             break
         choice, lat = step

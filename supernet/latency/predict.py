@@ -4,8 +4,9 @@ E[LAT] = fixed parts + sum over the model's units (every network position of eve
 sum_{src, op} w[edge][src, op] * LUT(signature[src][op]), where ``w`` is the strategy's
 ``path_weights()`` (expected number of times each path runs).  The sum-of-ops model misses
 what end-to-end runs pay besides the ops (dispatch per op, the adds and concats, memory
-traffic): the table's calibration of this network configuration adds ``per_op_ms`` per op run
-plus ``constant_ms``, both fitted by least squares on a few end-to-end measurements.
+traffic, caches an op timed alone keeps warm): the table's calibration of this network
+configuration scales the sum by ``scale`` and adds ``per_op_ms`` per op run plus ``constant_ms``,
+fitted by least squares on end-to-end measurements of children spread over the latency range.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class LatencyPredictor:
         total = self.fixed_ms + ops_ms
         if calibrated:
             cal = self.calibration
-            total = total + cal.get("per_op_ms", 0.0) * ops_run + cal.get("constant_ms", 0.0)
+            total = (cal.get("scale", 1.0) * total + cal.get("per_op_ms", 0.0) * ops_run
+                     + cal.get("constant_ms", 0.0))
         return total
 
     @property
@@ -61,11 +63,11 @@ class LatencyPredictor:
         every edge takes, alone, its cheapest (dearest) derivable (source, op) pair over all the
         cell instances that share its decisions (latency is a sum over the paths that run)."""
         cal = self.calibration
-        per_op = cal.get("per_op_ms", 0.0)
+        scale, per_op = cal.get("scale", 1.0), cal.get("per_op_ms", 0.0)
         by_edge: dict[str, Tensor] = {}
         for key, lut, runs in self.units:
-            by_edge[key] = by_edge.get(key, 0.0) + lut + per_op * runs
-        low = high = self.fixed_ms + cal.get("constant_ms", 0.0)
+            by_edge[key] = by_edge.get(key, 0.0) + scale * lut + per_op * runs
+        low = high = scale * self.fixed_ms + cal.get("constant_ms", 0.0)
         for key, cost in by_edge.items():
             edge = self.space.edges[key]
             keep = torch.ones_like(cost, dtype=torch.bool)
@@ -82,14 +84,21 @@ class LatencyPredictor:
 
 def fit_calibration(raw_ms: Sequence[float], ops_run: Sequence[float],
                     measured_ms: Sequence[float]) -> dict[str, float]:
-    """Least-squares ``measured - raw = per_op_ms * ops_run + constant_ms``.  When every
+    """Least-squares ``measured = scale * raw + per_op_ms * ops_run + constant_ms``.  When every
     measured network runs the same number of ops (every child of a cell space without `none`
-    does) the two terms cannot be told apart, and only the constant is fitted."""
-    if len(raw_ms) < 2:
-        raise ValueError("calibration needs at least two end-to-end measurements")
-    if len(set(ops_run)) == 1:
-        return {"per_op_ms": 0.0, "constant_ms": sum(m - r for m, r in zip(measured_ms, raw_ms)) / len(raw_ms)}
-    A = torch.tensor([[float(n), 1.0] for n in ops_run], dtype=torch.float64)
-    b = torch.tensor([m - r for m, r in zip(measured_ms, raw_ms)], dtype=torch.float64)[:, None]
-    per_op, constant = torch.linalg.lstsq(A, b).solution[:, 0].tolist()
-    return {"per_op_ms": per_op, "constant_ms": constant}
+    does) the per-op term cannot be told from the constant and is 0; a scale that is not
+    positive (too few or too alike networks) is held at 1."""
+    if len(raw_ms) < 3:
+        raise ValueError("calibration needs at least three end-to-end measurements (calibration_children >= 3)")
+    per_op = len(set(ops_run)) > 1
+
+    def solve(scaled: bool) -> list[float]:
+        A = [[r] * scaled + [float(n)] * per_op + [1.0] for r, n in zip(raw_ms, ops_run)]
+        b = [[m - r * (not scaled)] for m, r in zip(measured_ms, raw_ms)]
+        return torch.linalg.lstsq(torch.tensor(A, dtype=torch.float64),
+                                  torch.tensor(b, dtype=torch.float64)).solution[:, 0].tolist()
+
+    scale, *rest = solve(True)
+    if scale <= 0:
+        scale, rest = 1.0, solve(False)
+    return {"scale": scale, "per_op_ms": rest[0] if per_op else 0.0, "constant_ms": rest[-1]}

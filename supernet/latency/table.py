@@ -39,7 +39,7 @@ class MissingEntryError(KeyError):
 class LatencyTable:
     meta: dict[str, Any]
     entries: dict[str, float] = field(default_factory=dict)
-    calibration: dict[str, dict[str, float]] = field(default_factory=dict)  # model key -> per_op_ms, constant_ms
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)  # model key -> scale, per_op_ms, constant_ms
     path: str = "<memory>"
     hardware: str = "<name>"
 
@@ -111,9 +111,10 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
     if bad:
         raise TableError(f"{path}: entries must map op signatures to milliseconds >= 0; bad: {bad[:3]}")
     calibration = data.get("calibration") or {}
+    fitted = {"scale", "per_op_ms", "constant_ms"}          # scale: optional (tables before it had none)
     if not isinstance(calibration, dict) or any(
-            not isinstance(c, dict) or set(c) != {"per_op_ms", "constant_ms"} for c in calibration.values()):
-        raise TableError(f"{path}: calibration maps a network configuration to {{per_op_ms, constant_ms}}; "
+            not isinstance(c, dict) or not fitted - {"scale"} <= set(c) <= fitted for c in calibration.values()):
+        raise TableError(f"{path}: calibration maps a network configuration to {{scale, per_op_ms, constant_ms}}; "
                          "re-fit it with profile_latency.py")
     if not allow_mismatch:
         for key, want in (("batch_size", batch_size), ("dtype", dtype)):
