@@ -29,7 +29,7 @@ def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
     meta: dict[str, Any] = {"strategy": cfg.strategy.name, "seed": cfg.seed}
     if hw:
         meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
-        why_not = hw.not_comparable() if measure else None
+        why_not = measure and hw.not_comparable()
         if why_not:
             meta["measured_latency_skipped"] = why_not
             warnings.warn(f"no measured latency recorded: {why_not}")

@@ -18,6 +18,9 @@ def sync(device: torch.device | str | None = None) -> None:
         torch.cuda.synchronize()
 
 
+ROUNDS = 3    # medians per robust measurement: the least disturbed is kept
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` intra-op threads (None or 0: as they are), then restore them, so
@@ -46,7 +49,7 @@ def median_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 10,
     return statistics.median(times)
 
 
-def robust_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 12, rounds: int = 3,
+def robust_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 12, rounds: int = ROUNDS,
                 device: torch.device | str | None = None) -> tuple[float, float]:
     """(seconds, spread) of ``fn()`` on a machine that may be busy: ``rounds`` medians of
     ``repeat // rounds`` runs each; the time is the smallest median (the least disturbed), the
@@ -54,7 +57,7 @@ def robust_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 12, rou
     return interleaved_times([fn], warmup, repeat, rounds, device)[0]
 
 
-def interleaved_times(fns: Sequence[Callable[[], object]], warmup: int = 3, repeat: int = 12, rounds: int = 3,
+def interleaved_times(fns: Sequence[Callable[[], object]], warmup: int = 3, repeat: int = 12, rounds: int = ROUNDS,
                       device: torch.device | str | None = None,
                       tick: Callable[[], object] = lambda: None) -> list[tuple[float, float]]:
     """:func:`robust_time` of each of ``fns``, their rounds interleaved (round 1 of every one,

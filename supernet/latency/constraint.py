@@ -28,23 +28,21 @@ def _moves(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPre
     return out
 
 
-def _greedy_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor,
-                 choice: dict[str, int], lat: float, admissible, accept) -> tuple[dict[str, int], float] | None:
-    """The single-decision change whose latency ``accept``s (from ``lat`` to the new latency)
-    at the least log-probability given up per millisecond moved; None when there is none."""
-    moves = [(cost / abs(lat - t), trial, t) for cost, trial, t in _moves(space, logp, predictor, choice, admissible)
-             if t != lat and accept(t)]
-    return min(moves, key=lambda m: m[0])[1:] if moves else None
+def _greedy_step(moves, lat: float, accept) -> tuple[dict[str, int], float] | None:
+    """Of ``moves`` (:func:`_moves` from a choice of latency ``lat``), the one whose latency
+    ``accept``s at the least log-probability given up per millisecond moved; None when there is
+    none."""
+    scored = [(cost / abs(lat - t), trial, t) for cost, trial, t in moves if t != lat and accept(t)]
+    return min(scored, key=lambda m: m[0])[1:] if scored else None
 
 
-def _swap_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor,
-               choice: dict[str, int], low: float, high: float, admissible,
-               tries: int = 8) -> tuple[dict[str, int], float] | None:
-    """Two changes at once, for when no single one lands in [``low``, ``high``] (a space of
-    coarse latency steps, such as the chain's blocks): one of the ``tries`` cheapest changes past
-    ``high``, then the change back that lands in the window; the pair that gives up the least
-    log-probability, or None."""
-    ups = sorted((m for m in _moves(space, logp, predictor, choice, admissible) if m[2] > high), key=lambda m: m[0])
+def _pair_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor, moves,
+               low: float, high: float, admissible, tries: int = 8) -> tuple[dict[str, int], float] | None:
+    """Two changes at once, for when no single one of ``moves`` lands in [``low``, ``high``] (a
+    space of coarse latency steps, such as the chain's blocks): one of the ``tries`` cheapest
+    moves past ``high``, then the change back that lands in the window; the pair that gives up the
+    least log-probability, or None."""
+    ups = sorted((m for m in moves if m[2] > high), key=lambda m: m[0])
     best = None
     for up_cost, up, _ in ups[:tries]:
         for down_cost, trial, t in _moves(space, logp, predictor, up, admissible):
@@ -72,15 +70,16 @@ def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predicto
     choice = dict(choice)
     lat = predictor.of_genotype(space.genotype(choice))
     while lat > target_ms:
-        step = _greedy_step(space, logp, predictor, choice, lat, admissible, lambda t, lat=lat: t < lat)
+        step = _greedy_step(_moves(space, logp, predictor, choice, admissible), lat, lambda t, lat=lat: t < lat)
         if step is None:
             raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: the "
                              f"fastest this greedy derive reaches is {lat:.3f} ms (one decision at a time, "
                              "within strategy.max_skip); raise the target, the skip cap or shrink the space")
         choice, lat = step
     while lat < floor * target_ms:
-        step = (_greedy_step(space, logp, predictor, choice, lat, admissible, lambda t, lat=lat: lat < t <= target_ms)
-                or _swap_step(space, logp, predictor, choice, floor * target_ms, target_ms, admissible))
+        moves = _moves(space, logp, predictor, choice, admissible)
+        step = (_greedy_step(moves, lat, lambda t, lat=lat: lat < t <= target_ms)
+                or _pair_step(space, logp, predictor, moves, floor * target_ms, target_ms, admissible))
         if step is None:
             break
         choice, lat = step

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from ..atomic import write_text_atomic
 from ..data import build_dataset
 from ..genotypes import resolve_genotype
-from ..measure import interleaved_times, torch_threads
+from ..measure import ROUNDS, interleaved_times, torch_threads
 from ..plots import plot_latency_validation
 from ..spaces import build_space
 from ..spaces.base import SearchSpace, uniform_choice
@@ -62,7 +62,7 @@ class Bench:
             x = torch.randn(self.batch_size, *shape, device=self.device, dtype=dtype)
             calls.append(lambda module=module, x=x: module(x))
         with (torch.inference_mode(), torch_threads(self.threads),
-              tqdm(total=3 * len(calls), desc=desc, disable=desc is None, dynamic_ncols=True) as bar):
+              tqdm(total=ROUNDS * len(calls), desc=desc, disable=desc is None, dynamic_ncols=True) as bar):
             timed = interleaved_times(calls, self.warmup, self.repeat, device=self.device, tick=bar.update)
         self.spreads += [spread for _, spread in timed]
         return [1e3 * seconds for seconds, _ in timed]
@@ -97,8 +97,8 @@ def table_drift(model: LatencyModel, table: LatencyTable, bench: Bench, k: int =
     processor names say which kind of machine; this says whether it runs as the table's did (another
     host of the same name, a busy machine, another torch build all show here)."""
     dearest = sorted(dict.fromkeys(model.signatures), key=table.__getitem__, reverse=True)[:k]
-    return statistics.median(bench.time_ms(model.builders[s][0](), model.builders[s][1]) / table[s]
-                             for s in dearest)
+    now = bench.times_ms([(model.builders[s][0](), model.builders[s][1]) for s in dearest])
+    return statistics.median(ms / table[s] for ms, s in zip(now, dearest))
 
 
 def random_genotypes(space: SearchSpace, k: int, seed: int) -> list:
@@ -177,9 +177,9 @@ def _setup(cfg):
 
 def run_profile(cfg) -> tuple[LatencyTable, int]:
     """Measure what the table of ``cfg.hardware`` lacks for ``cfg.space``, then (re)fit the
-    calibration of this space configuration on uniform children and as many spanning its latency
-    range when anything was added, it has none, or ``cfg.recalibrate``.  Returns the table and how many entries were
-    measured."""
+    calibration of this space configuration on uniform children and as many spanning its
+    latency range when anything was added, it has none, or ``cfg.recalibrate``.  Returns the
+    table and how many entries were measured."""
     model, bench, space, info = _setup(cfg)
     hw = cfg.hardware
     meta = measurement_meta(hw.device, bench.threads, hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from ..atomic import write_text_atomic
+from ..measure import ROUNDS
 
 SCHEMA = "supernet.latency_table/v2"
 UNITS = "ms"
@@ -80,7 +81,8 @@ def measurement_meta(device: str, threads: int, batch_size: int, dtype: str, war
         proc = torch.cuda.get_device_name(torch.device(device))
     return {"device": device, "torch": str(torch.__version__), "processor": proc, "threads": threads,
             "batch_size": batch_size, "dtype": dtype, "date": datetime.date.today().isoformat(),
-            "method": f"least disturbed of 3 medians of {max(repeat // 3, 1)} timed runs after {warmup} warm-up runs, "
+            "method": f"least disturbed of {ROUNDS} medians of {max(repeat // ROUNDS, 1)} timed runs after {warmup} "
+                      "warm-up runs, "
                       f"{threads} threads, eval mode, inference_mode, synchronized on GPU"}
 
 
