@@ -12,7 +12,7 @@ from .config import search_config_from_dict
 from .data import DataInfo
 from .flops import genotype_cost
 from .genotype import save_genotype
-from .latency.profile import NOISY
+from .latency.profile import DRIFT, NOISY
 from .latency.target import HardwareTarget, hardware_target
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
 from .spaces.base import SearchSpace
@@ -34,11 +34,16 @@ def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
             meta["measured_latency_skipped"] = why_not
             warnings.warn(f"no measured latency recorded: {why_not}")
         elif measure:
-            meta["measured_latency_ms"], spread = hw.measure(genotype, info)
-            meta["measured_latency_spread"] = round(spread, 3)
+            ms, spread = hw.measure(genotype, info)
+            meta.update(measured_latency_ms=ms, measured_latency_spread=round(spread, 3))
+            ratio = ms / meta["table_latency_ms"]
             if spread > NOISY:
                 warnings.warn(f"the repeats of the measured latency spread by {100 * spread:.0f}%: this machine is "
                               "too busy to trust it (meta.measured_latency_spread)")
+            elif abs(ratio - 1) > DRIFT:
+                warnings.warn(f"measured {ms:.3f} ms here, {ratio:.2f}x the table's {meta['table_latency_ms']:.3f} ms: "
+                              "the table's calibration misses this network on this machine; check it with "
+                              "validate_latency.py and refit it with profile_latency.py recalibrate=true")
     return genotype, meta
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,7 +34,7 @@ from supernet.latency.loss import DualMultiplier
 from supernet.latency.predict import fit_calibration
 from supernet.latency.profile import Bench, spanning_genotypes
 from supernet.latency.table import measurement_meta
-from supernet.latency.target import MeasuredLatency, hardware_target
+from supernet.latency.target import HardwareTarget, MeasuredLatency, hardware_target
 from supernet.measure import robust_time
 from supernet.search import run_search
 from supernet.spaces import build_space
@@ -532,8 +533,13 @@ def test_a_measured_latency_is_recorded_only_where_it_compares_with_the_table(tm
         _, meta = derive_genotype(cfg, strategy, hw, INFO)    # sep convs of 10 ms: no machine runs them so
     assert "measured_latency_ms" not in meta and "stale" in meta["measured_latency_skipped"]
     monkeypatch.setattr("supernet.latency.target.table_drift", lambda *a, **k: 1.04)
-    _, meta = derive_genotype(cfg, strategy, hw, INFO)
+    with pytest.warns(UserWarning, match="x the table's .* calibration misses this network"):
+        _, meta = derive_genotype(cfg, strategy, hw, INFO)   # its table ops agree, this network does not
     assert meta["measured_latency_ms"] > 0 and meta["measured_latency_spread"] >= 0
+    monkeypatch.setattr(HardwareTarget, "measure", lambda self, g, info: (1.05 * self.of_genotype(g), 0.01))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, meta = derive_genotype(cfg, strategy, hw, INFO)   # 5% off: within the table's promise, no warning
     hw.predictor.table.meta["processor"] = "Some Other CPU"
     with pytest.warns(UserWarning, match="'Some Other CPU'"):
         _, meta = derive_genotype(cfg, strategy, hw, INFO)
