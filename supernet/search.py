@@ -324,6 +324,9 @@ class SearchRun:
             log.info(f"on the shared weights (BN re-estimated per child): derived child {sw['derived_acc']:.3f}, "
                      f"{sw['children']} uniformly sampled children {sw['sampled_acc_mean']:.3f} "
                      f"+- {sw['sampled_acc_sd']:.3f}")
+            if not self.strategy.samples_children:
+                log.info(f"({cfg.strategy.name} trains the mixture of every path, not children: a child's accuracy "
+                         "on these weights says little about it; judge the derived cell by retraining it)")
             if hw:
                 measured = (f", {meta['measured_latency_ms']:.3f} ms measured here"
                             if "measured_latency_ms" in meta else "")

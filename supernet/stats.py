@@ -2,6 +2,7 @@
 tables and shared weights are judged."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -25,3 +26,13 @@ def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
 
 def mape(pred: Sequence[float], measured: Sequence[float]) -> float:
     return 100.0 * sum(abs(p - m) / m for p, m in zip(pred, measured)) / len(measured)
+
+
+def tau_ceiling(spread: float, noise: float) -> float:
+    """The Kendall tau a perfect ranking would show against a yardstick whose figures are the
+    true values (sd ``spread`` between items) plus independent noise (sd ``noise``): for normal
+    values, (2 / pi) asin(rho) with rho = spread / sqrt(spread^2 + noise^2).  A measured tau is
+    judged against this, not against 1: a yardstick noisier than its spread ranks nothing."""
+    if spread <= 0:
+        return 0.0
+    return 2 / math.pi * math.asin(spread / math.hypot(spread, noise))

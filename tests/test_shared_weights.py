@@ -2,6 +2,7 @@
 candidates in the search cell only, one op module per node for every input, FairNAS's strict
 fairness, the topology warm-up, and the figures a search reports about its own supernet."""
 import json
+import logging
 
 import pytest
 import torch
@@ -160,9 +161,13 @@ def test_topology_warmup_holds_the_inputs_then_samples_them(tmp_path, tiny_data,
     assert len(set(seen[per_epoch:])) > 1                          # epoch 2: inputs sampled
 
 
-def test_a_search_reports_how_far_to_trust_its_shared_weights(tmp_path, tiny_data):
-    result = run_search(tiny_config(**{"trainer.quality_children": 2, "trainer.final_quality_children": 3}),
-                        tmp_path, data=tiny_data)
+@pytest.mark.parametrize("name", ["proxyless", "darts"])
+def test_a_search_reports_how_far_to_trust_its_shared_weights(tmp_path, tiny_data, caplog, name):
+    caplog.set_level(logging.INFO, logger="supernet.search")
+    result = run_search(tiny_config(**{"strategy.name": name, "trainer.quality_children": 2,
+                                       "trainer.final_quality_children": 3}), tmp_path, data=tiny_data)
+    # darts trains the mixture: its children on the shared weights are not what to judge it by, and it says so
+    assert ("trains the mixture of every path" in caplog.text) == (name == "darts")
     for row in result.metrics:
         assert 0 <= row["val_acc_derived"] <= 1 and 0 <= row["val_acc_sampled"] <= 1
     meta = json.loads((tmp_path / "genotype.json").read_text())["meta"]["shared_weights"]
