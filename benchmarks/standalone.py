@@ -6,12 +6,17 @@ digits, which ranks nothing.  This one is narrow (2 channels, 3 cells) and short
 cells differ by what they can represent; each genotype's figure is the mean test accuracy over
 ``seeds`` trainings, because one training's seed noise is as large as the differences.  The
 benchmarks print the spread between genotypes next to the seed noise, so a reader can see the
-yardstick is longer than its error.
+yardstick is longer than its error.  Each training's figure is kept in ``CACHE`` (keyed by the
+genotype, the recipe and the seed), so a benchmark run again, or another benchmark that trains
+the same genotypes, trains only what is new (delete the file to train everything again).
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
+import os
 import statistics
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +27,7 @@ from supernet.genotype import save_genotype
 from supernet.retrain import run_retrain
 
 RECIPE = {"init_channels": 2, "layers": 3, "epochs": 3, "lr": 0.025, "batch_size": 32}
+CACHE = Path(__file__).resolve().parent / ".cache" / "standalone.json"
 
 
 def recipe_text() -> str:
@@ -33,8 +39,9 @@ def recipe_text() -> str:
 class Yardstick:
     """Stand-alone test accuracy of genotypes under :data:`RECIPE` on the digits default."""
 
-    def __init__(self, workdir: str | Path, seeds: int):
-        self.workdir, self.seeds = Path(workdir), seeds
+    def __init__(self, workdir: str | Path, seeds: int, cache: Path | None = CACHE):
+        self.workdir, self.seeds, self.cache = Path(workdir), seeds, cache
+        self.known = json.loads(cache.read_text()) if cache and cache.exists() else {}
         data = DataConfig(batch_size=RECIPE["batch_size"], cutout=0)
         train, info = build_dataset(data, train=True, augment=True)
         test, _ = build_dataset(data, train=False, augment=False)
@@ -44,8 +51,12 @@ class Yardstick:
         """Test accuracy of ``genotype`` trained from scratch once per seed."""
         self.count += 1
         path = save_genotype(genotype, self.workdir / f"genotype{self.count}.json")
+        what = hashlib.sha256((path.read_text() + json.dumps(RECIPE, sort_keys=True)).encode()).hexdigest()
         out = []
         for seed in range(self.seeds):
+            if f"{what}/{seed}" in self.known:
+                out.append(self.known[f"{what}/{seed}"])
+                continue
             cfg = RetrainConfig(genotype=str(path), data=self.data_cfg, seed=seed,
                                 model=ModelConfig(init_channels=RECIPE["init_channels"], layers=RECIPE["layers"],
                                                   auxiliary=False, drop_path_prob=0.0),
@@ -53,7 +64,20 @@ class Yardstick:
             with contextlib.redirect_stdout(io.StringIO()):
                 result = run_retrain(cfg, self.workdir / f"run{self.count}_seed{seed}", data=self.data)
             out.append(result.summary["test_acc"])
+            self.remember(f"{what}/{seed}", out[-1])
         return out
+
+    def remember(self, key: str, acc: float) -> None:
+        """Add one training's figure to the cache file (merged with what another run added since,
+        written whole, then moved into place, so an interrupted run leaves it readable)."""
+        self.known[key] = acc
+        if self.cache:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            if self.cache.exists():
+                self.known = {**json.loads(self.cache.read_text()), **self.known}
+            tmp = self.cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.known))
+            os.replace(tmp, self.cache)
 
 
 def spread_and_noise(per_genotype: Sequence[Sequence[float]]) -> tuple[float, float]:
