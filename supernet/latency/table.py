@@ -81,9 +81,8 @@ def measurement_meta(device: str, threads: int, batch_size: int, dtype: str, war
         proc = torch.cuda.get_device_name(torch.device(device))
     return {"device": device, "torch": str(torch.__version__), "processor": proc, "threads": threads,
             "batch_size": batch_size, "dtype": dtype, "date": datetime.date.today().isoformat(),
-            "method": f"least disturbed of {ROUNDS} medians of {max(repeat // ROUNDS, 1)} timed runs after {warmup} "
-                      "warm-up runs, "
-                      f"{threads} threads, eval mode, inference_mode, synchronized on GPU"}
+            "method": f"least disturbed of {ROUNDS} medians of {max(repeat // ROUNDS, 1)} timed runs after "
+                      f"{warmup} warm-up runs, {threads} threads, eval mode, inference_mode, synchronized on GPU"}
 
 
 def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: str,
