@@ -117,6 +117,8 @@ def main() -> None:
                 print(f"{name:10s} {seed:4d} {secs:8.0f} {acc:8.4f} {percentile(acc, ref_means):5.0f} "
                       f"{statistics.median(ref_means):10.4f} {result.metrics[-1]['alpha_entropy']:6.3f}/{uniform:.3f}"
                       + (f"  {latency:8.3f}" if hw else ""), flush=True)
+                for problem in space.unread_parts(result.genotype):
+                    print(f"{'':10s} {problem}")
             if len(searched) > 1:
                 agree, chance = op_agreement(space, [r.genotype for r, _, _ in searched])
                 print(f"{'':10s} op decisions on which two of the {len(searched)} searches agree: {agree:.2f} "

@@ -40,12 +40,14 @@ class DataConfig:
 @dataclass
 class TrainerConfig:
     """The search loop: weight steps on train, arch steps on val.  The defaults are the offline
-    default's (benchmarks/supernet_quality.py and search_vs_random.py measured them): a long
-    warm-up whose first epochs hold one topology, and arch steps every other weight step."""
-    epochs: int = 50
-    warmup_epochs: int = 20         # weight steps only (ProxylessNAS: 40 of 160 epochs)
-    topology_warmup_epochs: int = 9 # the first N warm-up epochs hold the input decisions at one seeded topology
-    arch_every: int = 2             # an arch step after every N-th weight step (ProxylessNAS: 5)
+    default's (benchmarks/supernet_quality.py and search_vs_random.py measured them): many weight
+    steps (the shared weights rank children better the longer they train), half of them a warm-up
+    whose first epochs hold one topology, an arch step every 4th weight step, and the children
+    measured every 5th epoch, which keeps the search within 6 minutes on 2 cores."""
+    epochs: int = 80
+    warmup_epochs: int = 40         # weight steps only (ProxylessNAS: 40 of 160 epochs)
+    topology_warmup_epochs: int = 18    # the first N warm-up epochs hold the input decisions at one seeded topology
+    arch_every: int = 4             # an arch step after every N-th weight step (ProxylessNAS: 5)
     strict_fairness: bool = False   # FairNAS: each weight step trains every candidate once (m children, one update)
     lr: float = 0.05
     lr_min: float = 1e-3
@@ -59,7 +61,9 @@ class TrainerConfig:
     stop_at_skips: int = 0          # stop when a derived cell has this many skip_connect (0: never)
     bn_images: int = 256            # train images that re-estimate BN for a child measured on shared weights
                                     # (the loop's figures, random search; rewards use the arch step's train batch)
-    quality_children: int = 2       # uniformly sampled children measured after every epoch (val_acc_sampled)
+    quality_children: int = 2       # uniformly sampled children measured on the shared weights (val_acc_sampled)
+    measure_every: int = 5          # ... with the derived child (val_acc_derived) after every N-th epoch and the
+                                    # last (a child costs a tenth of an epoch's training: nan in between)
     final_quality_children: int = 10   # ... and at the end (genotype.json meta.shared_weights)
 
 

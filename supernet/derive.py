@@ -27,6 +27,11 @@ def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
     would not be comparable with the table's."""
     genotype = hw.derive(strategy) if hw else strategy.derive()
     meta: dict[str, Any] = {"strategy": cfg.strategy.name, "seed": cfg.seed}
+    unread = strategy.space.unread_parts(genotype)
+    if unread:
+        meta["unread"] = unread
+        for problem in unread:
+            warnings.warn(f"the derived network: {problem}")
     if hw:
         meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
         why_not = measure and hw.not_comparable()

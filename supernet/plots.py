@@ -103,7 +103,8 @@ def plot_alpha_history(history: list[dict[str, list[float]]], decisions: Sequenc
 
 def plot_metrics(rows: list[dict[str, float]], path: PathLike, keys: list[str]) -> Path:
     """One stacked subplot per requested key that appears in ``rows``; x is each row's ``epoch``
-    when given, else its index.  Missing values are gaps, not zeros."""
+    when given, else its index.  A line joins the rows that hold a value (a key measured every
+    few epochs, nan or absent in between), never a zero."""
     present = [k for k in keys if any(k in row for row in rows)]
     fig = Figure(figsize=(6.5, 2.2 * max(1, len(present))), layout="constrained")
     if not present:
@@ -114,7 +115,8 @@ def plot_metrics(rows: list[dict[str, float]], path: PathLike, keys: list[str]) 
     x = [row.get("epoch", i) for i, row in enumerate(rows)]
     axes = fig.subplots(len(present), 1, sharex=True, squeeze=False)[:, 0]
     for ax, key in zip(axes, present):
-        ax.plot(x, [row.get(key, np.nan) for row in rows], marker="o" if len(rows) <= 20 else None, ms=3)
+        xy = [(xi, row[key]) for xi, row in zip(x, rows) if key in row and np.isfinite(row[key])]
+        ax.plot(*zip(*xy) if xy else ([], []), marker="o" if len(xy) <= 20 else None, ms=3)
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("epoch")

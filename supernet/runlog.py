@@ -3,6 +3,7 @@ after every epoch, so a killed run leaves a complete file) and the one-line cons
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,4 +23,6 @@ def write_csv(rows: list[dict[str, Any]], path: Path, keys: list[str] | None = N
 
 
 def format_row(row: dict[str, float]) -> str:
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    """The console line of a row; a nan (not measured this epoch) is left out."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                    if not (isinstance(v, float) and math.isnan(v)))

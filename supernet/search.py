@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ class SearchResult:
 
 # what may change when a search is resumed (where and how it runs, what it reports, how long)
 FREE_ON_RESUME = ("resume", "data.root", "data.download", "data.num_workers", "trainer.device", "trainer.threads",
-                  "trainer.progress", "trainer.stop_at_skips", "trainer.final_quality_children", "trainer.epochs")
+                  "trainer.progress", "trainer.stop_at_skips", "trainer.final_quality_children", "trainer.epochs",
+                  "trainer.measure_every")
 NAN_KNOBS = "trainer.lr or strategy.arch_lr, or a tighter trainer.grad_clip"
 
 
@@ -115,6 +117,9 @@ def check_trainer(cfg: SearchConfig, world: World) -> None:
     tr = cfg.trainer
     if tr.arch_every < 1:
         raise ValueError(f"trainer.arch_every must be >= 1 (an arch step every N weight steps), got {tr.arch_every}")
+    if tr.measure_every < 1:
+        raise ValueError(f"trainer.measure_every must be >= 1 (children measured every N epochs), "
+                         f"got {tr.measure_every}")
     if tr.final_quality_children < 1:
         raise ValueError(f"trainer.final_quality_children must be >= 1, got {tr.final_quality_children}")
     for name, size in (("data.batch_size", cfg.data.batch_size), ("trainer.bn_images", tr.bn_images)):
@@ -261,11 +266,14 @@ class SearchRun:
         strategy.on_epoch_end(probe)
         derived = hw.derive(strategy) if hw else strategy.derive()
         row = {"epoch": epoch + 1, "lr": lr, **trained}
-        generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
-        sampled = probe.sampled(space, tr.quality_children, generator)
-        row.update(val_acc_derived=probe.accuracy(space.choice_of(derived)),
-                   **({"val_acc_sampled": sum(sampled) / len(sampled)} if sampled else {}),
-                   alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
+        if (epoch + 1) % tr.measure_every == 0 or epoch + 1 == tr.epochs:
+            generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+            sampled = probe.sampled(space, tr.quality_children, generator)
+            row.update(val_acc_derived=probe.accuracy(space.choice_of(derived)),
+                       **({"val_acc_sampled": sum(sampled) / len(sampled)} if sampled else {}))
+        else:       # nan: metrics.csv keeps its columns, the console line and curves.png skip it
+            row.update(val_acc_derived=math.nan, **({"val_acc_sampled": math.nan} if tr.quality_children else {}))
+        row.update(alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
         if hw:
             row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived),
                        **({"latency_multiplier": hw.multiplier.value} if hw.multiplier else {}))

@@ -1,8 +1,12 @@
 import json
 import warnings
+from types import SimpleNamespace
 
 import pytest
+import torch
 
+from supernet.data import DataInfo
+from supernet.derive import derive_genotype
 from supernet.genotype import GenotypeError, load_genotype, save_genotype
 from supernet.spaces.nasnet_cell.genotype import genotype_from_dict
 from supernet.spaces.nasnet_cell.space import CellSpace
@@ -70,3 +74,44 @@ def test_a_valid_but_suspicious_genotype_warns(mutate, problem):
     mutate(d)
     with pytest.warns(UserWarning, match=problem):
         genotype_from_dict(d)
+
+
+@pytest.mark.parametrize("normal_src, reduce_src, unread", [
+    (lambda node, slot: 0, lambda node, slot: slot, [1, 3]),      # normal cells skip each reduction
+    (lambda node, slot: 1, lambda node, slot: 0, [0, 2]),         # reductions skip the normal cell before them
+    (lambda node, slot: slot, lambda node, slot: 0 if node else 1, []),
+])
+def test_cells_named_unread_do_not_reach_the_classifier(normal_src, reduce_src, unread):
+    space = CellSpace(2, OPS, layers=5, init_channels=4)
+    choice = _choice(space, "sep_conv_3x3", lambda node, slot: 0)
+    for d in space.decisions:
+        if d.kind == "input":
+            choice[d.name] = (normal_src if d.group == "normal" else reduce_src)(d.node, d.slot)
+    genotype = space.genotype(choice)
+    problems = space.unread_parts(genotype)
+    assert (problems == []) == (unread == [])
+    if unread:
+        assert f"cells {unread[0]} " in problems[0] and f", {unread[1]} " in problems[0]
+    torch.manual_seed(0)
+    net = space.network(genotype, DataInfo(1, 10, 8)).eval()
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        before = net(x)
+        for k, cell in enumerate(net.cells):
+            saved = [p.clone() for p in cell.parameters()]
+            for p in cell.parameters():
+                p.add_(1.0)
+            assert torch.equal(net(x), before) == (k in unread), f"cell {k}"
+            for p, s in zip(cell.parameters(), saved):
+                p.copy_(s)
+
+
+def test_derive_records_and_tells_the_unread_cells():
+    space = CellSpace(2, OPS, layers=5, init_channels=4)
+    genotype = space.genotype(_choice(space, "sep_conv_3x3", lambda node, slot: 0))   # reads only c_{k-2}
+    strategy = SimpleNamespace(space=space, derive=lambda: genotype)
+    cfg = SimpleNamespace(strategy=SimpleNamespace(name="proxyless"), seed=0)
+    both = r"cells 1 \(reduction\), 3 \(reduction\) of 5 .* the normal and the reduce cells read only"
+    with pytest.warns(UserWarning, match=both):
+        _, meta = derive_genotype(cfg, strategy, None, DataInfo(1, 10, 8))
+    assert meta["unread"] == space.unread_parts(genotype)

@@ -3,6 +3,7 @@ candidates in the search cell only, one op module per node for every input, Fair
 fairness, the topology warm-up, and the figures a search reports about its own supernet."""
 import json
 import logging
+import math
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from supernet.data import DataInfo
 from supernet.evaluate import child_accuracy, own_bn_statistics
 from supernet.gates import child_gates
 from supernet.ops import Pool, search_op
+from supernet.runlog import format_row
 from supernet.search import run_search, weight_gradients
 from supernet.spaces.base import fair_children, uniform_choice
 from supernet.spaces.nasnet_cell.network import CellNetwork
@@ -164,12 +166,16 @@ def test_topology_warmup_holds_the_inputs_then_samples_them(tmp_path, tiny_data,
 @pytest.mark.parametrize("name", ["proxyless", "darts"])
 def test_a_search_reports_how_far_to_trust_its_shared_weights(tmp_path, tiny_data, caplog, name):
     caplog.set_level(logging.INFO, logger="supernet.search")
-    result = run_search(tiny_config(**{"strategy.name": name, "trainer.quality_children": 2,
+    result = run_search(tiny_config(**{"strategy.name": name, "trainer.quality_children": 2, "trainer.measure_every": 2,
                                        "trainer.final_quality_children": 3}), tmp_path, data=tiny_data)
     # darts trains the mixture: its children on the shared weights are not what to judge it by, and it says so
     assert ("trains the mixture of every path" in caplog.text) == (name == "darts")
-    for row in result.metrics:
-        assert 0 <= row["val_acc_derived"] <= 1 and 0 <= row["val_acc_sampled"] <= 1
+    measured = [row for row in result.metrics if row["epoch"] in (2, 3)]       # every 2nd epoch and the last
+    assert len(measured) == 2 and all(0 <= row["val_acc_derived"] <= 1 and 0 <= row["val_acc_sampled"] <= 1
+                                      for row in measured)
+    first = result.metrics[0]
+    assert math.isnan(first["val_acc_derived"]) and math.isnan(first["val_acc_sampled"])
+    assert "val_acc" not in format_row(first) and "alpha_entropy" in format_row(first)      # the console line
     meta = json.loads((tmp_path / "genotype.json").read_text())["meta"]["shared_weights"]
     assert meta["children"] == 3
     assert 0 <= meta["sampled_acc_mean"] <= 1 and 0 <= meta["derived_acc"] <= 1 and meta["sampled_acc_sd"] >= 0

@@ -114,6 +114,11 @@ class SearchSpace:
         ops for latency keeps every hard constraint at once."""
         return True
 
+    def unread_parts(self, genotype: Any) -> list[str]:
+        """Parts of this space's network for ``genotype`` that run but never reach the classifier
+        (each a sentence saying why): what a derive tells the user, as they cost latency for nothing."""
+        return []
+
     @classmethod
     def parse_genotype(cls, d: Any) -> Any:
         """A genotype of this family from its JSON object (a GenotypeError names the bad field)."""

@@ -44,6 +44,20 @@ def cell_plan(layers: int, C: int, stem_multiplier: int, multiplier,
     return plan
 
 
+def unread_cells(reads: dict[bool, tuple[bool, bool]], layers: int) -> list[int]:
+    """The cells whose output never reaches the classifier: the last cell does, and cell k does
+    when a cell that does reads it (cell k+1 as its c_{k-1}, cell k+2 as its c_{k-2}).
+    ``reads[reduction]``: whether the (reduction) cell type reads (c_{k-2}, c_{k-1})."""
+    reductions = reduction_layers(layers)
+    live = {layers - 1}
+    for k in range(layers - 1, 0, -1):
+        if k in live:
+            prev_prev, prev = reads[k in reductions]
+            live |= {k - 1} if prev else set()
+            live |= {k - 2} if prev_prev and k >= 2 else set()
+    return sorted(set(range(layers)) - live)
+
+
 def stem(in_channels: int, C_out: int) -> nn.Module:
     return nn.Sequential(nn.Conv2d(in_channels, C_out, 3, padding=1, bias=False), nn.BatchNorm2d(C_out))
 

@@ -20,6 +20,7 @@ from ..base import Decision, Edge, OpScores, SearchSpace, register_space
 from .config import CellSpaceConfig
 from .genotype import SCHEMA, CellGenotype, Genotype, genotype_from_dict
 from .latency import cell_latency_model
+from .macro import reduction_layers, unread_cells
 from .network import CellNetwork, build_network
 from .plot import plot_cells
 from .supernet import CellSupernet
@@ -149,6 +150,23 @@ class CellSpace(SearchSpace):
             if d.kind == "op" and d.candidates[choice[d.name]] == "skip_connect":
                 skips[d.group] = skips.get(d.group, 0) + 1
         return all(n <= max_skip for n in skips.values())
+
+    def unread_parts(self, genotype: Genotype) -> list[str]:
+        """Cells of the macro network that no later cell reads on the way to the classifier
+        (a cell type that reads only c_{k-2} skips the cell before it: on shared weights, reading
+        past a reduction cell through the factorized reduce every child trains looks good)."""
+        cells = genotype.cells()
+        reads = {name == "reduce": tuple(any(src == i for node in cg.nodes for _, src in node) for i in (0, 1))
+                 for name, cg in cells.items()}
+        unread = unread_cells(reads, self.layers)
+        if not unread:
+            return []
+        reductions = reduction_layers(self.layers)
+        which = ", ".join(f"{k} ({'reduction' if k in reductions else 'normal'})" for k in unread)
+        skipping = [name for name in cells if not reads[name == "reduce"][1]]
+        subject = " and the ".join(skipping) + (" cells read" if len(skipping) > 1 else " cell reads")
+        return [f"cells {which} of {self.layers} run but never reach the classifier: the {subject} only c_{{k-2}}, "
+                "so they cost latency for nothing"]
 
     @classmethod
     def parse_genotype(cls, d: Any) -> Genotype:
