@@ -16,11 +16,11 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 import statistics
 from pathlib import Path
 from typing import Any, Sequence
 
+from supernet.atomic import write_text_atomic
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, RetrainTrainerConfig
 from supernet.data import build_dataset
 from supernet.genotype import save_genotype
@@ -72,12 +72,9 @@ class Yardstick:
         written whole, then moved into place, so an interrupted run leaves it readable)."""
         self.known[key] = acc
         if self.cache:
-            self.cache.parent.mkdir(parents=True, exist_ok=True)
             if self.cache.exists():
                 self.known = {**json.loads(self.cache.read_text()), **self.known}
-            tmp = self.cache.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.known))
-            os.replace(tmp, self.cache)
+            write_text_atomic(self.cache, json.dumps(self.known))
 
 
 def spread_and_noise(per_genotype: Sequence[Sequence[float]]) -> tuple[float, float]:
