@@ -8,7 +8,7 @@ search seeds agree on an op (against chance).  Under a hardware target the rando
 are drawn within 10% of the searched genotype's table latency.
 
     python benchmarks/search_vs_random.py [--strategies proxyless darts gdas reinforce]
-        [--random 12] [--seeds 4] [--search-seeds 1] [hydra overrides, e.g. hardware=cpu_2core]
+        [--random 12] [--seeds 4] [--search-seeds 1] [--keep DIR] [hydra overrides, e.g. hardware=cpu_2core]
     (overrides before --strategies: python benchmarks/search_vs_random.py strategy.arch_lr=1e-2 --strategies darts)
 """
 from __future__ import annotations
@@ -72,19 +72,20 @@ def main() -> None:
     p.add_argument("--random", type=int, default=12, help="random genotypes to compare against")
     p.add_argument("--seeds", type=int, default=4, help="stand-alone trainings per genotype")
     p.add_argument("--search-seeds", type=int, default=1, help="searches per strategy")
+    p.add_argument("--keep", type=Path, help="keep the search folders (genotype.json, cells.png, ...) here")
     a, overrides = p.parse_known_args()
     register_configs()
     torch.set_num_threads(1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        stick = Yardstick(Path(tmp), a.seeds)
+        stick, runs = Yardstick(Path(tmp), a.seeds), a.keep or Path(tmp)
         for name in a.strategies:
             searched = []
             for seed in range(a.search_seeds):
                 cfg = search_config(overrides + [f"strategy={name}", f"seed={seed}"])
                 t0 = time.perf_counter()
                 with contextlib.redirect_stdout(io.StringIO()):
-                    result = run_search(cfg, Path(tmp) / f"{name}{seed}")
+                    result = run_search(cfg, runs / f"{name}{seed}")
                 secs = time.perf_counter() - t0
                 searched.append((result, secs, cfg))
                 print(f"{name} seed {seed}: searched in {secs:.0f} s, shared-weight accuracy of the derived child "

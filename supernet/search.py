@@ -257,16 +257,18 @@ class SearchRun:
             row.update(arch_loss=sums["arch_loss"] / n_arch, arch_acc=sums["arch_acc"] / n_arch)
         return row
 
-    def epoch_row(self, epoch: int, lr: float, trained: dict[str, float], t0: float) -> tuple[dict[str, Any], Any]:
-        """The epoch's row of metrics.csv (and the genotype derived after it): what it trained
+    def epoch_row(self, epoch: int, lr: float, trained: dict[str, float], t0: float) -> tuple[dict[str, Any], bool]:
+        """The epoch's row of metrics.csv and whether the search stops after it: what it trained
         with and reached, the derived child's and sampled children's accuracy on the shared
-        weights, the alpha entropy, under a hardware target the latencies, the op histogram."""
+        weights (every ``measure_every``-th epoch and the one it ends on), the alpha entropy,
+        under a hardware target the latencies, the op histogram."""
         tr, space, strategy, hw = self.cfg.trainer, self.space, self.strategy, self.hw
         probe = child_probe(self.net, self.train_set, self.val_set, self.cfg, self.world, epoch, self.device)
         strategy.on_epoch_end(probe)
         derived = hw.derive(strategy) if hw else strategy.derive()
         row = {"epoch": epoch + 1, "lr": lr, **trained}
-        if (epoch + 1) % tr.measure_every == 0 or epoch + 1 == tr.epochs:
+        stop = self.collapsed(derived)
+        if (epoch + 1) % tr.measure_every == 0 or epoch + 1 == tr.epochs or stop:
             generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
             sampled = probe.sampled(space, tr.quality_children, generator)
             row.update(val_acc_derived=probe.accuracy(space.choice_of(derived)),
@@ -279,7 +281,7 @@ class SearchRun:
                        **({"latency_multiplier": hw.multiplier.value} if hw.multiplier else {}))
         histogram = derived.op_histogram()
         row.update({f"{group}/{op}": histogram.get(group, {}).get(op, 0) for group, op in self.op_columns})
-        return row, derived
+        return row, stop
 
     def save(self, epoch: int) -> None:
         self.folder.save_epoch({"epoch": epoch + 1, "config": config_dict(self.cfg), "net": self.net.state_dict(),
@@ -309,11 +311,11 @@ class SearchRun:
             trained = self.train_epoch(epoch)
             lr = self.w_opt.param_groups[0]["lr"]        # the lr this epoch trained with
             self.sched.step()
-            row, derived = self.epoch_row(epoch, lr, trained, t0)
+            row, stop = self.epoch_row(epoch, lr, trained, t0)
             self.metrics.append(row)
             self.history.append({k: p.detach().cpu().tolist() for k, p in self.strategy.probabilities().items()})
             self.save(epoch)
-            if self.collapsed(derived):
+            if stop:
                 break
         return self.finish()
 

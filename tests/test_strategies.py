@@ -263,11 +263,13 @@ def test_skip_cap_keeps_the_strongest_skips_and_replaces_the_others():
 def test_op_histogram_is_logged_and_skip_domination_stops_the_search(tmp_path, noise_ops):
     ops, data, _ = planted_task()
     cfg = tiny_config(**{"space.ops": ops, "trainer.epochs": 8, "strategy.arch_lr": 0.1,
-                         "trainer.stop_at_skips": 4})
+                         "trainer.stop_at_skips": 4, "trainer.measure_every": 100})
     result = run_search(cfg, tmp_path, data=data)
     assert len(result.metrics) < 8
     last = result.metrics[-1]
     assert max(last.get("normal/skip_connect", 0), last.get("reduce/skip_connect", 0)) >= 4
+    assert math.isfinite(last["val_acc_derived"])       # the epoch it stops on is measured
+    assert all(math.isnan(row["val_acc_derived"]) for row in result.metrics[:-1])
     for row in result.metrics:
         assert sum(v for k, v in row.items() if k.startswith("normal/")) == 2 * cfg.space.nodes
         assert all(f"{cell}/{op}" in row for cell in ("normal", "reduce") for op in ops)   # a count of 0 is 0

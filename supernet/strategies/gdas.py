@@ -21,7 +21,7 @@ from .base import AlphaStrategy, StrategyConfig, register_strategy
 @dataclass
 class GDASConfig(StrategyConfig):
     name: str = "gdas"
-    arch_lr: float = 3e-4           # GDAS's Adam: lr 3e-4, betas (0.5, 0.999), weight decay 1e-3
+    arch_lr: float = 1e-2           # GDAS's Adam: betas (0.5, 0.999), weight decay 1e-3; lr: see DARTSConfig's
     arch_betas: List[float] = field(default_factory=lambda: [0.5, 0.999])
     arch_weight_decay: float = 1e-3
     tau_max: float = 10.0           # Gumbel-softmax temperature at the first epoch ...
