@@ -9,7 +9,7 @@ CPU-sized chain (space=proxyless_chain_cpu):
       benchmarks/standalone.py (mean over ``--seeds``): Kendall tau between the two rankings,
       the stand-alone spread next to its seed noise, and the tau a perfect ranking would show
       against a yardstick that noisy (its ceiling: uniform cells on digits differ stand-alone by
-      about the noise of a 4-seed mean, ceiling 0.40; 12 seeds lift it to 0.58);
+      0.012, net of a noise of 0.009 per 4-seed mean, ceiling 0.60);
   (c) on digits uniformly sampled cells hardly differ stand-alone (the spread of (b) is below
       its noise), so (b)'s tau ranks noise; (c) repeats it for children that span the space's
       range, from all-conv cells to cells of parameter-free ops only (a child takes a

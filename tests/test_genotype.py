@@ -10,6 +10,7 @@ from supernet.derive import derive_genotype
 from supernet.genotype import GenotypeError, load_genotype, save_genotype
 from supernet.spaces.nasnet_cell.genotype import genotype_from_dict
 from supernet.spaces.nasnet_cell.space import CellSpace
+from supernet.strategies import build_strategy, strategy_config
 
 OPS = ["none", "skip_connect", "sep_conv_3x3", "max_pool_3x3"]
 
@@ -115,3 +116,28 @@ def test_derive_records_and_tells_the_unread_cells():
     with pytest.warns(UserWarning, match=both):
         _, meta = derive_genotype(cfg, strategy, None, DataInfo(1, 10, 8))
     assert meta["unread"] == space.unread_parts(genotype)
+
+
+@pytest.mark.parametrize("name", ["proxyless", "gdas", "reinforce"])
+def test_derive_rewires_a_cell_type_that_leaves_cells_unread(name):
+    """Alphas that read c_{k-2} everywhere would cut both reductions (or the normal cells) out of
+    the network: derive rewires the slot that prefers c_{k-1} most, and nothing else."""
+    space = CellSpace(2, OPS, layers=5, init_channels=4)
+    strategy = build_strategy(space, strategy_config(name, init_scale=0.0))
+    conv = space.ops.index("sep_conv_3x3")
+    favourite = {"normal": "normal_n1_s0_input", "reduce": "reduce_n0_s1_input"}
+    with torch.no_grad():
+        for d in space.decisions:
+            a = strategy.alphas[d.name]
+            if d.kind == "op":
+                a[conv] = 2.0
+            else:
+                a[0] = 3.0                              # c_{k-2} first everywhere ...
+                a[1] = 1.0 if d.name in favourite.values() else 0.5   # ... c_{k-1} liked most here
+    free = strategy.derive_choice()
+    assert space.unread_parts(space.genotype(free))       # the plain argmax leaves cells unread
+    choice = space.choice_of(strategy.derive())
+    assert space.unread_parts(space.genotype(choice)) == []
+    assert {k for k in choice if choice[k] != free[k]} == set(favourite.values())
+    assert all(choice[k] == 1 for k in favourite.values())
+    assert strategy.admissible(choice) and not strategy.admissible(free)   # a constrained derive keeps it

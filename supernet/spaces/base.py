@@ -104,9 +104,11 @@ class SearchSpace:
     def latency_model(self, info):
         raise NotImplementedError
 
-    def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int) -> dict[str, int]:
-        """The derived choice after the space's derive rules (the cell space's skip cap);
-        ``op_scores`` says how strongly the strategy prefers each op of a slot."""
+    def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int,
+                     probabilities: Mapping[str, Tensor]) -> dict[str, int]:
+        """The derived choice after the space's derive rules (the cell space's: every cell
+        reaches the classifier, the skip cap); ``op_scores`` says how strongly the strategy
+        prefers each op of a slot, ``probabilities`` each candidate of every decision."""
         return choice
 
     def admissible(self, choice: Mapping[str, int], max_skip: int) -> bool:

@@ -168,9 +168,10 @@ class Strategy(nn.Module):
         return self.probabilities()[d.name]
 
     def derive(self):
-        """The genotype of :meth:`derive_choice` after the space's derive rules (the cell space's
-        skip cap, ``cfg.max_skip``)."""
-        return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, self.cfg.max_skip))
+        """The genotype of :meth:`derive_choice` after the space's derive rules (the cell space's:
+        every cell reaches the classifier, the skip cap ``cfg.max_skip``)."""
+        return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, self.cfg.max_skip,
+                                                           self.probabilities()))
 
     def admissible(self, choice: Mapping[str, int]) -> bool:
         """Whether ``choice`` obeys the space's derive rules (a constrained derive keeps them)."""

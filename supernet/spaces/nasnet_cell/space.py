@@ -119,12 +119,23 @@ class CellSpace(SearchSpace):
     def latency_model(self, info) -> LatencyModel:
         return cell_latency_model(self, info)
 
-    def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int) -> dict[str, int]:
-        """P-DARTS's remedy for the collapse to skip-connects: keep at most ``max_skip`` per cell
-        (the strongest by ``op_scores``); the others take their slot's best other op."""
+    def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int,
+                     probabilities: Mapping[str, torch.Tensor]) -> dict[str, int]:
+        """Every cell reaches the classifier: a cell type whose slots read only c_{k-2} (so the
+        cells before it are computed for nothing) reads c_{k-1} in the slot that prefers it most.
+        The shared weights favour reading past a reduction cell through the factorized reduce
+        every child trains; trained alone, such cells are worse than random ones.  Then P-DARTS's
+        remedy for the collapse to skip-connects: at most ``max_skip`` per cell (the strongest by
+        ``op_scores``); the others take their slot's best other op."""
+        choice = dict(choice)
+        if unread_cells(self._reads(choice), self.layers):
+            for cell, (_, reads_prev) in zip(CELL_TYPES, self._reads(choice).values()):
+                if not reads_prev:
+                    slot = max((d for d in self.decisions if d.kind == "input" and d.group == cell),
+                               key=lambda d: float(probabilities[d.name][1].detach()))
+                    choice[slot.name] = 1
         if max_skip < 0 or "skip_connect" not in self.ops:
             return choice
-        choice = dict(choice)
         skips: dict[str, list] = {}
         with torch.no_grad():
             for d in self.decisions:
@@ -143,6 +154,8 @@ class CellSpace(SearchSpace):
         return choice
 
     def admissible(self, choice: Mapping[str, int], max_skip: int) -> bool:
+        if unread_cells(self._reads(choice), self.layers):
+            return False
         if max_skip < 0 or "skip_connect" not in self.ops:
             return True
         skips: dict[str, int] = {}
@@ -151,19 +164,23 @@ class CellSpace(SearchSpace):
                 skips[d.group] = skips.get(d.group, 0) + 1
         return all(n <= max_skip for n in skips.values())
 
+    def _reads(self, choice: Mapping[str, int]) -> dict[bool, tuple[bool, bool]]:
+        """Per cell type (keyed by whether it is the reduction): whether a slot reads c_{k-2}, c_{k-1}."""
+        return {cell == "reduce": tuple(any(choice[d.name] == src for d in self.decisions
+                                            if d.kind == "input" and d.group == cell) for src in (0, 1))
+                for cell in CELL_TYPES}
+
     def unread_parts(self, genotype: Genotype) -> list[str]:
-        """Cells of the macro network that no later cell reads on the way to the classifier
-        (a cell type that reads only c_{k-2} skips the cell before it: on shared weights, reading
-        past a reduction cell through the factorized reduce every child trains looks good)."""
-        cells = genotype.cells()
-        reads = {name == "reduce": tuple(any(src == i for node in cg.nodes for _, src in node) for i in (0, 1))
-                 for name, cg in cells.items()}
+        """Cells of the macro network that no later cell reads on the way to the classifier (a
+        cell type that reads only c_{k-2} skips the cell before it).  Derive never returns such
+        a genotype; one written by hand or by an older version may be one."""
+        reads = self._reads(self.choice_of(genotype))
         unread = unread_cells(reads, self.layers)
         if not unread:
             return []
         reductions = reduction_layers(self.layers)
         which = ", ".join(f"{k} ({'reduction' if k in reductions else 'normal'})" for k in unread)
-        skipping = [name for name in cells if not reads[name == "reduce"][1]]
+        skipping = [cell for cell in CELL_TYPES if not reads[cell == "reduce"][1]]
         subject = " and the ".join(skipping) + (" cells read" if len(skipping) > 1 else " cell reads")
         return [f"cells {which} of {self.layers} run but never reach the classifier: the {subject} only c_{{k-2}}, "
                 "so they cost latency for nothing"]
