@@ -127,10 +127,10 @@ class CellSpace(SearchSpace):
         every child trains; trained alone, such cells are worse than random ones.  Then P-DARTS's
         remedy for the collapse to skip-connects: at most ``max_skip`` per cell (the strongest by
         ``op_scores``); the others take their slot's best other op."""
-        choice = dict(choice)
-        if unread_cells(self._reads(choice), self.layers):
-            for cell, (_, reads_prev) in zip(CELL_TYPES, self._reads(choice).values()):
-                if not reads_prev:
+        choice, reads = dict(choice), self._reads(choice)
+        if unread_cells(reads, self.layers):
+            for cell in CELL_TYPES:
+                if not reads[cell == "reduce"][1]:
                     slot = max((d for d in self.decisions if d.kind == "input" and d.group == cell),
                                key=lambda d: float(probabilities[d.name][1].detach()))
                     choice[slot.name] = 1
