@@ -10,9 +10,10 @@ normal cell reads its inputs, which the search's network depends on; its seed no
 larger (20 uniform children: 0.032 against 0.018 per training).  Each genotype's figure is the
 mean test accuracy over ``seeds`` trainings, because one training's seed noise is as large as the
 differences.  The benchmarks print the spread between genotypes next to the seed noise, so a
-reader can see the yardstick is longer than its error.  Each training's figure is kept in ``CACHE`` (keyed by the
-genotype, the recipe and the seed), so a benchmark run again, or another benchmark that trains
-the same genotypes, trains only what is new (delete the file to train everything again).
+reader can see the yardstick is longer than its error.  Each training's figure is kept in
+``CACHE`` (keyed by the genotype, the recipe and the seed), so a benchmark run again, or another
+benchmark that trains the same genotypes, trains only what is new (delete the file to train
+everything again).
 """
 from __future__ import annotations
 
