@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,6 +16,7 @@ from conftest import blobs, tiny_config
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from supernet import measure
 from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
 from supernet.derive import derive_genotype, derive_run
@@ -562,14 +562,19 @@ def test_a_measurement_runs_with_the_table_s_threads_and_leaves_the_process_s_al
     assert set(seen) == {threads} and torch.get_num_threads() == before
 
 
-def test_a_busy_machine_is_told_apart_from_a_quiet_one():
-    """Three medians: the time is the least disturbed one, the spread says how far to trust it."""
-    calls = {"n": 0}
+def test_a_busy_machine_is_told_apart_from_a_quiet_one(monkeypatch):
+    """Three medians: the time is the least disturbed one, the spread says how far to trust it.
+    A fake clock that each call advances, so the test does not depend on this machine's load."""
+    clock = {"now": 0.0, "n": 0}
+    monkeypatch.setattr(measure, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
 
     def disturbed():          # the second and third rounds run 3x slower (another process woke up)
-        calls["n"] += 1
-        time.sleep(0.001 if calls["n"] <= 4 else 0.003)
+        clock["n"] += 1
+        clock["now"] += 0.001 if clock["n"] <= 4 else 0.003
     seconds, spread = robust_time(disturbed, warmup=1, repeat=9)
-    assert seconds == pytest.approx(0.001, abs=5e-4) and spread > 1.0
-    seconds, spread = robust_time(lambda: time.sleep(0.001), warmup=1, repeat=9)
-    assert spread < 1.0
+    assert seconds == pytest.approx(0.001) and spread == pytest.approx(2.0)
+
+    def quiet():
+        clock["now"] += 0.001
+    seconds, spread = robust_time(quiet, warmup=1, repeat=9)
+    assert seconds == pytest.approx(0.001) and spread == pytest.approx(0.0, abs=1e-9)
