@@ -72,7 +72,8 @@ def main() -> None:
     p.add_argument("--random", type=int, default=12, help="random genotypes to compare against")
     p.add_argument("--seeds", type=int, default=4, help="stand-alone trainings per genotype")
     p.add_argument("--search-seeds", type=int, default=1, help="searches per strategy")
-    p.add_argument("--keep", type=Path, help="keep the search folders (genotype.json, cells.png, ...) here")
+    p.add_argument("--keep", type=Path, help="keep the search folders (genotype.json, cells.png, ...) here; a "
+                   "search already kept there is continued (resume=true), so more --search-seeds search only the new")
     a, overrides = p.parse_known_args()
     register_configs()
     torch.set_num_threads(1)
@@ -82,13 +83,17 @@ def main() -> None:
         for name in a.strategies:
             searched = []
             for seed in range(a.search_seeds):
-                cfg = search_config(overrides + [f"strategy={name}", f"seed={seed}"])
+                kept = (runs / f"{name}{seed}" / "checkpoint.pt").exists()   # continued, not started again
+                cfg = search_config(overrides + [f"strategy={name}", f"seed={seed}"] + ["resume=true"] * kept)
                 t0 = time.perf_counter()
                 with contextlib.redirect_stdout(io.StringIO()):
                     result = run_search(cfg, runs / f"{name}{seed}")
                 secs = time.perf_counter() - t0
+                if kept:     # the time its epochs took when they ran
+                    secs = sum(row["seconds"] for row in result.metrics)
                 searched.append((result, secs, cfg))
-                print(f"{name} seed {seed}: searched in {secs:.0f} s, shared-weight accuracy of the derived child "
+                print(f"{name} seed {seed}: {'kept search' if kept else 'searched'} in {secs:.0f} s, "
+                      "shared-weight accuracy of the derived child "
                       f"{result.metrics[-1]['val_acc_derived']:.3f}, of sampled children "
                       f"{result.metrics[-1].get('val_acc_sampled', float('nan')):.3f}", flush=True)
             rows.append((name, searched))

@@ -44,7 +44,7 @@ from supernet.gates import child_gates
 from supernet.ops import OPS, build_op
 from supernet.search import child_probe, run_search, search_loader
 from supernet.spaces.base import uniform_choice
-from supernet.stats import kendall_tau, tau_ceiling
+from supernet.stats import kendall_tau, tau_ceiling, tau_sampling_error
 
 SPACES = {"cell": [], "chain": ["space=proxyless_chain_cpu"]}
 
@@ -98,7 +98,8 @@ def rank_against_standalone(label: str, shared: list[float], stick: Yardstick, g
           f"range {min(means):.3f}-{max(means):.3f}, spread between children {spread:.4f} (net of "
           f"noise), seed noise {noise:.4f} per training, {per_mean:.4f} per mean")
     print(f"      Kendall tau, shared-weight vs stand-alone accuracy: {kendall_tau(shared, means):.3f} (a perfect "
-          f"ranking would show {tau_ceiling(spread, per_mean):.2f} against this noise)", flush=True)
+          f"ranking would show {tau_ceiling(spread, per_mean):.2f} against this noise; another draw of "
+          f"{len(means)} children moves tau by about {tau_sampling_error(len(means)):.2f})", flush=True)
 
 
 def main() -> None:

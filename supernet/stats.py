@@ -36,3 +36,10 @@ def tau_ceiling(spread: float, noise: float) -> float:
     if spread <= 0:
         return 0.0
     return 2 / math.pi * math.asin(spread / math.hypot(spread, noise))
+
+
+def tau_sampling_error(n: int) -> float:
+    """Standard deviation of Kendall's tau over ``n`` items drawn at random when the rankings are
+    unrelated, sqrt(2 (2n + 5) / (9 n (n - 1))): how far a tau measured on a few children moves
+    from one draw of children to the next (0.16 for 20), so two figures closer than this agree."""
+    return math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1)))

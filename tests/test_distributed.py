@@ -30,19 +30,18 @@ dist.destroy_process_group()
 """
 
 
-@pytest.mark.parametrize("port, options", [
-    (29517, {}),
-    (29518, {"strategy.name": "darts"}),                              # the mixture through DDP
-    (29519, {"strategy.name": "random", "strategy.num_candidates": 2}),   # children ranked on every rank's shard
-    (29520, {"strategy.name": "reinforce"}),                          # one reward (and baseline) per global batch
-    (29521, {"strategy.name": "darts", "strategy.unrolled": True}),   # the virtual step on the global batch
-    (29522, DIGITS),                                                  # the default pipeline: random crops
+# proxyless: with torch 2.14.1 one process and two differ by 1e-7 after the warm-up epoch and by up
+# to 1.4e-2 on an alpha after 6 arch steps (the two ranks agree exactly); float reduction order
+# amplified by Adam's steps of about lr is the suspect, not yet pinned down
+@pytest.mark.parametrize("port, options, atol", [
+    (29517, {}, 3e-2),
+    (29518, {"strategy.name": "darts"}, 1e-4),                              # the mixture through DDP
+    (29519, {"strategy.name": "random", "strategy.num_candidates": 2}, 1e-4),   # children ranked on every rank's shard
+    (29520, {"strategy.name": "reinforce"}, 1e-4),                          # one reward (and baseline) per global batch
+    (29521, {"strategy.name": "darts", "strategy.unrolled": True}, 1e-4),   # the virtual step on the global batch
+    (29522, DIGITS, 1e-4),                                                  # the default pipeline: random crops
 ], ids=["proxyless", "darts", "random", "reinforce", "darts_unrolled", "augmented_digits"])
-def test_two_gloo_processes_match_one_process(tmp_path, port, options):
-    # proxyless: with torch 2.14.1 one process and two differ by 1e-7 after the warm-up epoch and by
-    # up to 1.4e-2 on an alpha after 6 arch steps (the two ranks agree exactly); float reduction
-    # order amplified by Adam's steps of about lr is the suspect, not yet pinned down
-    atol = 3e-2 if options == {} else 1e-4
+def test_two_gloo_processes_match_one_process(tmp_path, port, options, atol):
     script = tmp_path / "ddp.py"
     default_data = options is DIGITS
     script.write_text(textwrap.dedent(SCRIPT.format(tests=str(TESTS), out=str(tmp_path), options=options,
