@@ -72,6 +72,8 @@ class CellSpace(SearchSpace):
                                        tuple((decision_name(cell, node, s, "input"), decision_name(cell, node, s, "op"))
                                              for s in SLOTS))
         self.by_name = {d.name: d for d in self.decisions}
+        self.input_slots = {cell: [d for d in self.decisions if d.kind == "input" and d.group == cell]
+                            for cell in CELL_TYPES}     # which state each slot of a cell type reads
 
     @classmethod
     def from_config(cls, cfg) -> "CellSpace":
@@ -131,8 +133,7 @@ class CellSpace(SearchSpace):
         if unread_cells(reads, self.layers):
             for cell in CELL_TYPES:
                 if not reads[cell == "reduce"][1]:
-                    slot = max((d for d in self.decisions if d.kind == "input" and d.group == cell),
-                               key=lambda d: float(probabilities[d.name][1].detach()))
+                    slot = max(self.input_slots[cell], key=lambda d: float(probabilities[d.name][1].detach()))
                     choice[slot.name] = 1
         if max_skip < 0 or "skip_connect" not in self.ops:
             return choice
@@ -166,8 +167,7 @@ class CellSpace(SearchSpace):
 
     def _reads(self, choice: Mapping[str, int]) -> dict[bool, tuple[bool, bool]]:
         """Per cell type (keyed by whether it is the reduction): whether a slot reads c_{k-2}, c_{k-1}."""
-        return {cell == "reduce": tuple(any(choice[d.name] == src for d in self.decisions
-                                            if d.kind == "input" and d.group == cell) for src in (0, 1))
+        return {cell == "reduce": tuple(any(choice[d.name] == src for d in self.input_slots[cell]) for src in (0, 1))
                 for cell in CELL_TYPES}
 
     def unread_parts(self, genotype: Genotype) -> list[str]:
