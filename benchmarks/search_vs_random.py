@@ -41,6 +41,18 @@ def search_config(overrides: list[str]):
         return OmegaConf.to_object(compose("search", overrides=overrides + ["trainer.progress=false"]))
 
 
+def search_in(folder: Path, overrides: list[str]):
+    """The search of ``overrides`` run in ``folder``, or the one kept there continued
+    (resume=true): its result, the seconds its epochs took, whether it was kept, its config."""
+    kept = (folder / "checkpoint.pt").exists()
+    cfg = search_config(overrides + ["resume=true"] * kept)
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = run_search(cfg, folder)
+    secs = sum(row["seconds"] for row in result.metrics) if kept else time.perf_counter() - t0
+    return result, secs, kept, cfg
+
+
 def op_agreement(space, genotypes) -> tuple[float, float]:
     """(fraction of op decisions on which two searches agree, averaged over pairs; the same
     fraction for independent uniform choices among the derivable ops)."""
@@ -83,14 +95,8 @@ def main() -> None:
         for name in a.strategies:
             searched = []
             for seed in range(a.search_seeds):
-                kept = (runs / f"{name}{seed}" / "checkpoint.pt").exists()   # continued, not started again
-                cfg = search_config(overrides + [f"strategy={name}", f"seed={seed}"] + ["resume=true"] * kept)
-                t0 = time.perf_counter()
-                with contextlib.redirect_stdout(io.StringIO()):
-                    result = run_search(cfg, runs / f"{name}{seed}")
-                secs = time.perf_counter() - t0
-                if kept:     # the time its epochs took when they ran
-                    secs = sum(row["seconds"] for row in result.metrics)
+                result, secs, kept, cfg = search_in(runs / f"{name}{seed}", overrides + [f"strategy={name}",
+                                                                                        f"seed={seed}"])
                 searched.append((result, secs, cfg))
                 print(f"{name} seed {seed}: {'kept search' if kept else 'searched'} in {secs:.0f} s, "
                       "shared-weight accuracy of the derived child "

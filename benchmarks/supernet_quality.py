@@ -9,7 +9,9 @@ CPU-sized chain (space=proxyless_chain_cpu):
       benchmarks/standalone.py (mean over ``--seeds``): Kendall tau between the two rankings,
       the stand-alone spread next to its seed noise, and the tau a perfect ranking would show
       against a yardstick that noisy (its ceiling: 40 uniform cells on digits differ stand-alone
-      by 0.013, net of a noise of 0.010 per 4-seed mean, ceiling 0.58);
+      by 0.013, net of a noise of 0.010 per 4-seed mean, ceiling 0.58); with ``--search-seeds``
+      2 or more, how alike the supernets of different seeds rank the children, and what each
+      ranking rewards (tau with the children's count of ops with weights);
   (c) on digits uniformly sampled cells hardly differ stand-alone (the spread of (b) is below
       its noise), so (b)'s tau ranks noise; (c) repeats it for children that span the space's
       range, from all-conv cells to cells of parameter-free ops only (a child takes a
@@ -17,24 +19,23 @@ CPU-sized chain (space=proxyless_chain_cpu):
       rank a cell that computes less below one that computes more, as training alone does?
 
     python benchmarks/supernet_quality.py [--spaces cell chain] [--children 40] [--seeds 4]
-        [--rank uniform spanning] [hydra overrides for every space, e.g. trainer.strict_fairness=true]
+        [--search-seeds 1] [--keep DIR] [--rank uniform spanning]
+        [hydra overrides for every space, e.g. trainer.strict_fairness=true]
     (--rank with no value: part (a) only; --rank uniform: (a) and (b))
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import io
+import itertools
 import math
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from search_vs_random import search_config
+from search_vs_random import search_in
 from standalone import Yardstick, recipe_text, spread_and_noise
 
 from supernet.config import register_configs
@@ -42,7 +43,7 @@ from supernet.data import build_search_data
 from supernet.distributed import World
 from supernet.gates import child_gates
 from supernet.ops import OPS, build_op
-from supernet.search import child_probe, run_search, search_loader
+from supernet.search import child_probe, search_loader
 from supernet.spaces.base import uniform_choice
 from supernet.stats import kendall_tau, tau_ceiling, tau_sampling_error
 
@@ -89,17 +90,37 @@ def spanning_children(space, n: int, generator: torch.Generator) -> list[dict[st
     return children
 
 
-def rank_against_standalone(label: str, shared: list[float], stick: Yardstick, genotypes, seeds: int) -> None:
-    standalone = [stick.accuracies(g) for g in genotypes]
+def parametric_ops(space, child: dict[str, int]) -> int:
+    """How many of the child's op decisions take an op with weights."""
+    return sum(not parameter_free(d.candidates[child[d.name]]) for d in space.decisions if d.kind == "op")
+
+
+def rank_against_standalone(label: str, shared: list[list[float]], stick: Yardstick, space, children,
+                            seeds: int) -> None:
+    """Tau of each supernet's ranking (one per search seed) against the stand-alone one; with
+    several, how alike the supernets rank (is the shared-weight ranking repeatable?) and what
+    each ranking rewards: the children's count of ops with weights."""
+    standalone = [stick.accuracies(space.genotype(c)) for c in children]
     means = [statistics.fmean(s) for s in standalone]
     spread, noise = spread_and_noise(standalone)
     per_mean = noise / math.sqrt(seeds)
+    taus = " / ".join(f"{kendall_tau(s, means):.3f}" for s in shared)
+    which = ", ".join(map(str, range(len(shared))))
     print(f"  ({label}) stand-alone ({recipe_text()}; mean of {seeds} seeds): mean {statistics.fmean(means):.3f}, "
           f"range {min(means):.3f}-{max(means):.3f}, spread between children {spread:.4f} (net of "
           f"noise), seed noise {noise:.4f} per training, {per_mean:.4f} per mean")
-    print(f"      Kendall tau, shared-weight vs stand-alone accuracy: {kendall_tau(shared, means):.3f} (a perfect "
-          f"ranking would show {tau_ceiling(spread, per_mean):.2f} against this noise; another draw of "
-          f"{len(means)} children moves tau by about {tau_sampling_error(len(means)):.2f})", flush=True)
+    print(f"      Kendall tau, shared-weight vs stand-alone accuracy (search seed {which}): {taus}"
+          f" (a perfect ranking would show {tau_ceiling(spread, per_mean):.2f} against this noise; another "
+          f"draw of {len(means)} children moves tau by about {tau_sampling_error(len(means)):.2f})")
+    if len(shared) > 1:
+        pairs = [kendall_tau(a, b) for a, b in itertools.combinations(shared, 2)]
+        print(f"      the {len(shared)} supernets rank the children alike at tau {statistics.fmean(pairs):.2f}"
+              + (f" ({min(pairs):.2f} to {max(pairs):.2f} over pairs)" if len(pairs) > 1 else ""))
+    if any(parameter_free(op) for d in space.decisions for op in d.candidates):
+        weights = [parametric_ops(space, c) for c in children]
+        print(f"      what each ranking rewards: tau with the children's count of ops with weights, shared "
+              f"{statistics.fmean(kendall_tau(weights, s) for s in shared):+.2f}, stand-alone "
+              f"{kendall_tau(weights, means):+.2f}", flush=True)
 
 
 def main() -> None:
@@ -108,43 +129,48 @@ def main() -> None:
     p.add_argument("--children", type=int, default=40,
                    help="children to rank (a tau over 20 moves by 0.16 between draws, over 40 by 0.11)")
     p.add_argument("--seeds", type=int, default=4, help="stand-alone trainings per child")
+    p.add_argument("--search-seeds", type=int, default=1,
+                   help="supernets (searches of seed 0, 1, ...): each ranks the children; 2 or more also "
+                        "print how alike they rank")
+    p.add_argument("--keep", type=Path, help="keep the searches here (<space><seed>); a search already kept there "
+                   "is continued (resume=true), not run again")
     p.add_argument("--rank", nargs="*", default=["uniform", "spanning"], choices=["uniform", "spanning"],
                    help="the stand-alone rankings to run: (b) uniform children, (c) spanning children")
     a, overrides = p.parse_known_args()
     register_configs()
     torch.set_num_threads(1)
     for label in a.spaces:
-        cfg = search_config(SPACES[label] + overrides)
         with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                result = run_search(cfg, Path(tmp) / "search")
-            secs = time.perf_counter() - t0
-            space = result.strategy.space
-            train, val, _ = build_search_data(cfg.data, cfg.seed)
-            gen = torch.Generator().manual_seed(2024)
-            children = [uniform_choice(space, gen, allow_none=False) for _ in range(a.children)]
-            probe = child_probe(result.net, train, val, cfg, World(), 0, "cpu")
-            shared = [probe.accuracy(c) for c in children]
-            alone, steps = train_alone(space, cfg, children[0], train, result.info)
-            fixed = child_probe(alone, train, val, cfg, World(), 0, "cpu").accuracy(children[0])
-            print(f"[{label}] {' '.join(SPACES[label] + overrides) or 'the default'}: search {secs:.0f} s, "
-                  f"{steps} weight steps")
-            print(f"  (a) {a.children} sampled children on the shared weights (BN re-estimated): mean "
-                  f"{statistics.fmean(shared):.3f}, sd {statistics.stdev(shared):.3f}, range "
-                  f"{min(shared):.3f}-{max(shared):.3f}; the first of them trained alone for the same steps: "
-                  f"{fixed:.3f} (shared: {shared[0]:.3f})", flush=True)
+            shared, spanned = [], []
+            for seed in range(a.search_seeds):
+                result, secs, kept, cfg = search_in((a.keep or Path(tmp)) / f"{label}{seed}",
+                                                    SPACES[label] + overrides + [f"seed={seed}"])
+                space = result.strategy.space
+                train, val, _ = build_search_data(cfg.data, cfg.seed)
+                gen = torch.Generator().manual_seed(2024)
+                children = [uniform_choice(space, gen, allow_none=False) for _ in range(a.children)]
+                spanning = spanning_children(space, a.children, gen)
+                probe = child_probe(result.net, train, val, cfg, World(), 0, "cpu")
+                shared.append([probe.accuracy(c) for c in children])
+                spanned.append([probe.accuracy(c) for c in spanning] if "spanning" in a.rank else [])
+                line = (f"  (a) {a.children} sampled children on the shared weights (BN re-estimated): mean "
+                        f"{statistics.fmean(shared[-1]):.3f}, sd {statistics.stdev(shared[-1]):.3f}, range "
+                        f"{min(shared[-1]):.3f}-{max(shared[-1]):.3f}")
+                if seed == 0:
+                    alone, steps = train_alone(space, cfg, children[0], train, result.info)
+                    fixed = child_probe(alone, train, val, cfg, World(), 0, "cpu").accuracy(children[0])
+                    line += (f"; the first of them trained alone for the same steps: {fixed:.3f} "
+                             f"(shared: {shared[-1][0]:.3f})")
+                print(f"[{label}] {' '.join(SPACES[label] + overrides) or 'the default'}, search seed {seed}: "
+                      f"{'kept search' if kept else 'search'} {secs:.0f} s, {steps} weight steps\n{line}", flush=True)
             stick = Yardstick(Path(tmp), a.seeds)
             if "uniform" in a.rank:
-                rank_against_standalone("b", shared, stick, [space.genotype(c) for c in children], a.seeds)
+                rank_against_standalone("b", shared, stick, space, children, a.seeds)
             if "spanning" not in a.rank or not any(parameter_free(op) for d in space.decisions for op in d.candidates):
                 continue
-            spanning = spanning_children(space, a.children, gen)
-            shared = [probe.accuracy(c) for c in spanning]
-            print(f"  (c) {a.children} children from all-conv to all-parameter-free, on the shared weights: "
-                  f"range {min(shared):.3f}-{max(shared):.3f}")
-            rank_against_standalone("c", shared, stick, [space.genotype(c) for c in spanning], a.seeds)
-
+            print(f"  (c) {a.children} children from all-conv to all-parameter-free, on the shared weights: range "
+                  f"{min(map(min, spanned)):.3f}-{max(map(max, spanned)):.3f}")
+            rank_against_standalone("c", spanned, stick, space, spanning, a.seeds)
 
 if __name__ == "__main__":
     main()
