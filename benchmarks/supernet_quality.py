@@ -149,10 +149,11 @@ def main() -> None:
                 train, val, _ = build_search_data(cfg.data, cfg.seed)
                 gen = torch.Generator().manual_seed(2024)
                 children = [uniform_choice(space, gen, allow_none=False) for _ in range(a.children)]
-                spanning = spanning_children(space, a.children, gen)
+                spans = "spanning" in a.rank and any(parameter_free(op) for d in space.decisions for op in d.candidates)
+                spanning = spanning_children(space, a.children, gen) if spans else []
                 probe = child_probe(result.net, train, val, cfg, World(), 0, "cpu")
                 shared.append([probe.accuracy(c) for c in children])
-                spanned.append([probe.accuracy(c) for c in spanning] if "spanning" in a.rank else [])
+                spanned.append([probe.accuracy(c) for c in spanning])
                 line = (f"  (a) {a.children} sampled children on the shared weights (BN re-estimated): mean "
                         f"{statistics.fmean(shared[-1]):.3f}, sd {statistics.stdev(shared[-1]):.3f}, range "
                         f"{min(shared[-1]):.3f}-{max(shared[-1]):.3f}")
@@ -166,7 +167,7 @@ def main() -> None:
             stick = Yardstick(Path(tmp), a.seeds)
             if "uniform" in a.rank:
                 rank_against_standalone("b", shared, stick, space, children, a.seeds)
-            if "spanning" not in a.rank or not any(parameter_free(op) for d in space.decisions for op in d.candidates):
+            if not spanning:
                 continue
             print(f"  (c) {a.children} children from all-conv to all-parameter-free, on the shared weights: range "
                   f"{min(map(min, spanned)):.3f}-{max(map(max, spanned)):.3f}")
