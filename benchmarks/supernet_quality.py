@@ -90,6 +90,11 @@ def spanning_children(space, n: int, generator: torch.Generator) -> list[dict[st
     return children
 
 
+def has_parameter_free_ops(space) -> bool:
+    """Whether some decision offers a parameter-free op (the cell space; the chain has none)."""
+    return any(parameter_free(op) for d in space.decisions for op in d.candidates)
+
+
 def parametric_ops(space, child: dict[str, int]) -> int:
     """How many of the child's op decisions take an op with weights."""
     return sum(not parameter_free(d.candidates[child[d.name]]) for d in space.decisions if d.kind == "op")
@@ -116,7 +121,7 @@ def rank_against_standalone(label: str, shared: list[list[float]], stick: Yardst
         pairs = [kendall_tau(a, b) for a, b in itertools.combinations(shared, 2)]
         print(f"      the {len(shared)} supernets rank the children alike at tau {statistics.fmean(pairs):.2f}"
               + (f" ({min(pairs):.2f} to {max(pairs):.2f} over pairs)" if len(pairs) > 1 else ""))
-    if any(parameter_free(op) for d in space.decisions for op in d.candidates):
+    if has_parameter_free_ops(space):
         weights = [parametric_ops(space, c) for c in children]
         print(f"      what each ranking rewards: tau with the children's count of ops with weights, shared "
               f"{statistics.fmean(kendall_tau(weights, s) for s in shared):+.2f}, stand-alone "
@@ -149,7 +154,7 @@ def main() -> None:
                 train, val, _ = build_search_data(cfg.data, cfg.seed)
                 gen = torch.Generator().manual_seed(2024)
                 children = [uniform_choice(space, gen, allow_none=False) for _ in range(a.children)]
-                spans = "spanning" in a.rank and any(parameter_free(op) for d in space.decisions for op in d.candidates)
+                spans = "spanning" in a.rank and has_parameter_free_ops(space)
                 spanning = spanning_children(space, a.children, gen) if spans else []
                 probe = child_probe(result.net, train, val, cfg, World(), 0, "cpu")
                 shared.append([probe.accuracy(c) for c in children])
@@ -172,6 +177,7 @@ def main() -> None:
             print(f"  (c) {a.children} children from all-conv to all-parameter-free, on the shared weights: range "
                   f"{min(map(min, spanned)):.3f}-{max(map(max, spanned)):.3f}")
             rank_against_standalone("c", spanned, stick, space, spanning, a.seeds)
+
 
 if __name__ == "__main__":
     main()
