@@ -8,7 +8,8 @@ search seeds agree on an op (against chance).  Under a hardware target the rando
 are drawn within 10% of the searched genotype's table latency.
 
     python benchmarks/search_vs_random.py [--strategies proxyless darts gdas reinforce]
-        [--random 12] [--seeds 4] [--search-seeds 1] [--keep DIR] [hydra overrides, e.g. hardware=cpu_2core]
+        [--random 12] [--seeds 4] [--search-seeds 1] [--keep DIR] [--recipe KEY=VALUE ...]
+        [hydra overrides, e.g. hardware=cpu_2core]
     (overrides before --strategies: python benchmarks/search_vs_random.py strategy.arch_lr=1e-2 --strategies darts)
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from standalone import Yardstick, percentile, recipe_text, spread_and_noise
+from standalone import Yardstick, add_recipe_option, percentile, spread_and_noise
 
 from supernet.config import register_configs
 from supernet.latency.target import hardware_target
@@ -86,12 +87,13 @@ def main() -> None:
     p.add_argument("--search-seeds", type=int, default=1, help="searches per strategy")
     p.add_argument("--keep", type=Path, help="keep the search folders (genotype.json, cells.png, ...) here; a "
                    "search already kept there is continued (resume=true), so more --search-seeds search only the new")
+    add_recipe_option(p)
     a, overrides = p.parse_known_args()
     register_configs()
     torch.set_num_threads(1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        stick, runs = Yardstick(Path(tmp), a.seeds), a.keep or Path(tmp)
+        runs = a.keep or Path(tmp)
         for name in a.strategies:
             searched = []
             for seed in range(a.search_seeds):
@@ -106,7 +108,8 @@ def main() -> None:
         cfg = searched[0][2]
         space, _ = build_space_and_strategy(cfg)
         hw = hardware_target(cfg, space, searched[0][0].info, type(searched[0][0].strategy))
-        print(f"\nstand-alone recipe: {recipe_text()}, mean test accuracy over {a.seeds} seeds")
+        stick = Yardstick(Path(tmp), a.seeds, cfg.data, a.recipe)
+        print(f"\nstand-alone recipe: {stick.text()}, mean test accuracy over {a.seeds} seeds")
         reference = None if hw else random_genotypes(space, a.random, None, None)
         if reference:
             ref_acc = [stick.accuracies(g) for g in reference]

@@ -19,7 +19,7 @@ CPU-sized chain (space=proxyless_chain_cpu):
       rank a cell that computes less below one that computes more, as training alone does?
 
     python benchmarks/supernet_quality.py [--spaces cell chain] [--children 40] [--seeds 4]
-        [--search-seeds 1] [--keep DIR] [--rank uniform spanning]
+        [--search-seeds 1] [--keep DIR] [--rank uniform spanning] [--recipe KEY=VALUE ...]
         [hydra overrides for every space, e.g. trainer.strict_fairness=true]
     (--rank with no value: part (a) only; --rank uniform: (a) and (b))
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from search_vs_random import search_in
-from standalone import Yardstick, recipe_text, spread_and_noise
+from standalone import Yardstick, add_recipe_option, spread_and_noise
 
 from supernet.config import register_configs
 from supernet.data import build_search_data
@@ -111,7 +111,7 @@ def rank_against_standalone(label: str, shared: list[list[float]], stick: Yardst
     per_mean = noise / math.sqrt(seeds)
     taus = " / ".join(f"{kendall_tau(s, means):.3f}" for s in shared)
     which = ", ".join(map(str, range(len(shared))))
-    print(f"  ({label}) stand-alone ({recipe_text()}; mean of {seeds} seeds): mean {statistics.fmean(means):.3f}, "
+    print(f"  ({label}) stand-alone ({stick.text()}; mean of {seeds} seeds): mean {statistics.fmean(means):.3f}, "
           f"range {min(means):.3f}-{max(means):.3f}, spread between children {spread:.4f} (net of "
           f"noise), seed noise {noise:.4f} per training, {per_mean:.4f} per mean")
     print(f"      Kendall tau, shared-weight vs stand-alone accuracy (search seed {which}): {taus}"
@@ -141,6 +141,7 @@ def main() -> None:
                    "is continued (resume=true), not run again")
     p.add_argument("--rank", nargs="*", default=["uniform", "spanning"], choices=["uniform", "spanning"],
                    help="the stand-alone rankings to run: (b) uniform children, (c) spanning children")
+    add_recipe_option(p)
     a, overrides = p.parse_known_args()
     register_configs()
     torch.set_num_threads(1)
@@ -169,7 +170,7 @@ def main() -> None:
                              f"(shared: {shared[-1][0]:.3f})")
                 print(f"[{label}] {' '.join(SPACES[label] + overrides) or 'the default'}, search seed {seed}: "
                       f"{'kept search' if kept else 'search'} {secs:.0f} s, {steps} weight steps\n{line}", flush=True)
-            stick = Yardstick(Path(tmp), a.seeds)
+            stick = Yardstick(Path(tmp), a.seeds, cfg.data, a.recipe)
             if "uniform" in a.rank:
                 rank_against_standalone("b", shared, stick, space, children, a.seeds)
             if not spanning:

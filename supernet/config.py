@@ -34,7 +34,7 @@ class DataConfig:
     batch_size: int = 16            # small batches: more weight steps, which shared weights need most
     num_workers: int = 0
     cutout: int = 0                 # cutout length in pixels (0: off)
-    limit: int = 0                  # use only the first N training images (0: all)
+    limit: int = 0                  # use only N training images, a seeded draw (0: all)
 
 
 @dataclass

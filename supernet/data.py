@@ -150,14 +150,16 @@ def _imagefolder(cfg, train: bool, augment: bool) -> tuple[Dataset, DataInfo]:
 
 
 def build_dataset(cfg, train: bool, augment: bool) -> tuple[Dataset, DataInfo]:
-    """The train or test set named by ``cfg.name``; ``cfg.limit`` truncates the training set."""
+    """The train or test set named by ``cfg.name``; ``cfg.limit`` keeps that many training images,
+    a seeded draw (an image folder lists its images class by class, so its first N would be one
+    class)."""
     builders = {"digits": _digits, "cifar10": _cifar, "cifar100": _cifar,
                 "imagefolder": _imagefolder}
     if cfg.name not in builders:
         raise ValueError(f"unknown data set {cfg.name!r}; known: {', '.join(DATASETS)}")
     ds, info = builders[cfg.name](cfg, train, augment)
     if train and cfg.limit > 0:
-        ds = Subset(ds, range(min(cfg.limit, len(ds))))
+        ds = Subset(ds, torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:cfg.limit].tolist())
     return ds, info
 
 

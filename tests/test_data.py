@@ -123,13 +123,15 @@ def test_imagefolder(tmp_path):
     for split in ("train", "val"):
         for cls in ("cat", "dog"):
             (tmp_path / split / cls).mkdir(parents=True)
-            for i in range(2):
-                Image.new("RGB", (20, 24), (i * 90, 40, 200)).save(tmp_path / split / cls / f"{i}.png")
+            for i in range(6):
+                Image.new("RGB", (20, 24), (i * 40, 40, 200)).save(tmp_path / split / cls / f"{i}.png")
     cfg = DataConfig(name="imagefolder", root=str(tmp_path), image_size=16)
     train, info = build_dataset(cfg, train=True, augment=True)
     val, _ = build_dataset(cfg, train=False, augment=False)
-    assert info == DataInfo(3, 2, 16) and len(train) == len(val) == 4
+    assert info == DataInfo(3, 2, 16) and len(train) == len(val) == 12
     assert train[0][0].shape == val[0][0].shape == (3, 16, 16)
+    limited, _ = build_dataset(DataConfig(name="imagefolder", root=str(tmp_path), limit=6), train=True, augment=False)
+    assert len(limited) == 6 and {y for _, y in limited} == {0, 1}   # not the folder's first class only
 
 
 def test_imagefolder_missing(tmp_path):
