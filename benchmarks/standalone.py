@@ -13,12 +13,12 @@ differences.  The benchmarks print the spread between genotypes next to the seed
 reader can see the yardstick is longer than its error.
 
 The yardstick trains on the data set the search ran on (``data.name``, ``data.root``), on its
-whole training set unless the recipe's ``limit`` keeps the first N images; ``--recipe key=value``
-in the benchmarks replaces any entry of :data:`RECIPE` (a larger data set wants a wider, longer
-recipe for its genotypes to spread).  Each training's figure is kept in ``CACHE`` (keyed by the
-genotype, the recipe, the data set and the seed), so a benchmark run again, or another benchmark
-that trains the same genotypes, trains only what is new (delete the file to train everything
-again).
+whole training set unless the recipe's ``limit`` keeps N images (``data.limit``'s seeded draw);
+``--recipe key=value`` in the benchmarks replaces any entry of :data:`RECIPE` (a larger data set
+wants a wider, longer recipe for its genotypes to spread).  Each training's figure is kept in
+``CACHE`` (keyed by the genotype, the recipe, the data set and the seed), so a benchmark run
+again, or another benchmark that trains the same genotypes, trains only what is new (delete the
+file to train everything again).
 """
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def _recipe_entry(pair: str) -> tuple[str, Any]:
     try:
         return key, kind(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{pair!r}: {key} takes {kind.__name__} values, e.g. {key}={RECIPE[key]}") from None
+        raise argparse.ArgumentTypeError(
+            f"{pair!r}: {key} takes {kind.__name__} values, e.g. {key}={RECIPE[key]}") from None
 
 
 class Yardstick:
@@ -82,7 +83,7 @@ class Yardstick:
     def text(self) -> str:
         """The recipe in words, for the benchmarks' output."""
         r = self.recipe
-        subset = f"the first {r['limit']} training images" if r["limit"] else "the whole training set"
+        subset = f"{r['limit']} training images (a seeded draw)" if r["limit"] else "the whole training set"
         return (f"{self.data_cfg.name}, {subset}, {r['init_channels']} channels, {r['layers']} cells, "
                 f"{r['epochs']} epochs, lr {r['lr']}, batch {r['batch_size']}, no auxiliary head, drop path or cutout")
 
