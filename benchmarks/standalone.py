@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -72,8 +73,7 @@ class Yardstick:
         self.workdir, self.seeds, self.recipe, self.cache = Path(workdir), seeds, recipe, cache
         self.known = json.loads(cache.read_text()) if cache and cache.exists() else {}
         base = data or DataConfig()
-        self.data_cfg = DataConfig(name=base.name, root=base.root, download=base.download, image_size=base.image_size,
-                                   batch_size=recipe["batch_size"], cutout=0, limit=recipe["limit"])
+        self.data_cfg = dataclasses.replace(base, batch_size=recipe["batch_size"], cutout=0, limit=recipe["limit"])
         train, info = build_dataset(self.data_cfg, train=True, augment=True)
         test, _ = build_dataset(self.data_cfg, train=False, augment=False)
         self.data, self.count = (train, test, info), 0
