@@ -26,7 +26,7 @@ from .strategies import STRATEGIES, StrategyConfig, strategy_config
 @dataclass
 class DataConfig:
     """Which data set and how to split it.  ``digits`` ships with scikit-learn (offline)."""
-    name: str = "digits"            # digits | cifar10 | cifar100 | imagefolder
+    name: str = "digits"            # digits | cifar10 | cifar100 | imagefolder | cifar10_folder
     root: str = "data"              # where the data set lives (or is downloaded to)
     download: bool = False          # torchvision download when the files are missing
     image_size: int = 16            # digits are upsampled to this; imagefolder resizes to it
@@ -34,7 +34,8 @@ class DataConfig:
     batch_size: int = 16            # small batches: more weight steps, which shared weights need most
     num_workers: int = 0
     cutout: int = 0                 # cutout length in pixels (0: off)
-    limit: int = 0                  # use only N training images, a seeded draw (0: all)
+    limit: int = 0                  # use only N training images, a seeded draw (0: all; cifar10_folder: balanced)
+    cache_dir: str = ""             # cifar10_folder's decoded images ("": $XDG_CACHE_HOME/supernet, ~/.cache/supernet)
 
 
 @dataclass
@@ -97,6 +98,14 @@ class LatencyConfig:
 
 
 @dataclass
+class BenchmarkConfig:
+    """A table of published figures for every architecture of the space (NAS-Bench-201's): the
+    search looks its derived architecture up every epoch and records it (supernet.benchmark_table)."""
+    table: Optional[str] = None     # a CSV with an `arch` column, e.g. ../shared/nasbench201/accuracy_12epoch.csv
+    column: Optional[str] = None    # the figure the epoch line shows (default: the first that is not an index)
+
+
+@dataclass
 class SearchConfig:
     data: DataConfig = field(default_factory=DataConfig)
     space: SpaceConfig = field(default_factory=CellSpaceConfig)                    # any registered family
@@ -104,6 +113,7 @@ class SearchConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
     seed: int = 0
     resume: bool = False
 

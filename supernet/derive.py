@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .benchmark_table import BenchmarkTable
 from .checkpoint import load_checkpoint
 from .config import search_config_from_dict
 from .data import DataInfo
@@ -19,14 +20,17 @@ from .spaces.base import SearchSpace
 from .strategies import build_space_and_strategy
 
 
-def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo,
-                    measure: bool = True) -> tuple[Any, dict[str, Any]]:
+def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo, measure: bool = True,
+                    table: BenchmarkTable | None = None) -> tuple[Any, dict[str, Any]]:
     """The genotype (within the hardware target's constraint when it has one) and what its
-    file records: strategy, seed and, under a hardware target, its table latency and (when
-    ``measure``) its latency measured here under the table's conditions, or why a measurement here
-    would not be comparable with the table's."""
+    file records: strategy, seed, with a benchmark ``table`` its published figures and
+    percentiles and, under a hardware target, its table latency and (when ``measure``) its
+    latency measured here under the table's conditions, or why a measurement here would not be
+    comparable with the table's."""
     genotype = hw.derive(strategy) if hw else strategy.derive()
     meta: dict[str, Any] = {"strategy": cfg.strategy.name, "seed": cfg.seed}
+    if table:
+        meta["benchmark"] = table.record(genotype)
     unread = strategy.space.unread_parts(genotype)
     if unread:
         meta["unread"] = unread
@@ -90,7 +94,9 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
     info = DataInfo(**state["info"])
-    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, type(strategy)), info)
+    table = BenchmarkTable(cfg.benchmark.table, space) if cfg.benchmark.table else None
+    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, type(strategy)), info,
+                                     table=table)
     files = write_outputs(genotype, space, state.get("history", []), state.get("metrics", []),
                           Path(out) if out else ckpt.parent, epochs=state["epoch"], **meta)
     return genotype, files

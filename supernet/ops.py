@@ -171,6 +171,9 @@ for _k in (3, 7):
 register_op("avg_pool_3x3")(lambda C_in, C_out, s, a: Pool("avg", 3, C_in, C_out, s, a))
 register_op("conv_1x1")(lambda C_in, C_out, s, a: ReLUConvBN(C_in, C_out, 1, s, 0, a))
 register_op("conv_3x3")(lambda C_in, C_out, s, a: ReLUConvBN(C_in, C_out, 3, s, 1, a))
+# NAS-Bench-201's names for the same ReLU-Conv-BN ops
+register_op("nor_conv_1x1")(OPS["conv_1x1"])
+register_op("nor_conv_3x3")(OPS["conv_3x3"])
 
 
 class MBConv(nn.Module):

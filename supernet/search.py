@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from .benchmark_table import BenchmarkTable
 from .config import SearchConfig, config_dict
 from .data import DataInfo, PerSampleAugment, build_search_data
 from .derive import derive_genotype, write_outputs
@@ -53,7 +54,7 @@ class SearchResult:
 # what may change when a search is resumed (where and how it runs, what it reports, how long)
 FREE_ON_RESUME = ("resume", "data.root", "data.download", "data.num_workers", "trainer.device", "trainer.threads",
                   "trainer.progress", "trainer.stop_at_skips", "trainer.final_quality_children", "trainer.epochs",
-                  "trainer.measure_every")
+                  "trainer.measure_every", "benchmark.table", "benchmark.column")
 NAN_KNOBS = "trainer.lr or strategy.arch_lr, or a tighter trainer.grad_clip"
 
 
@@ -149,6 +150,8 @@ class SearchRun:
             torch.set_num_threads(tr.threads)
         check_trainer(cfg, world)
         self.space = build_space(cfg.space)         # config errors before any data is read or file written
+        self.table = BenchmarkTable(cfg.benchmark.table, self.space) if cfg.benchmark.table else None
+        self.table_column = self.table.column(cfg.benchmark.column) if self.table else None
         self.folder.claim()
         torch.manual_seed(cfg.seed)
         train_set, self.val_set, self.info = data or build_search_data(cfg.data, cfg.seed)
@@ -276,6 +279,8 @@ class SearchRun:
         else:       # nan: metrics.csv keeps its columns, the console line and curves.png skip it
             row.update(val_acc_derived=math.nan, **({"val_acc_sampled": math.nan} if tr.quality_children else {}))
         row.update(alpha_entropy=strategy.entropy(), seconds=time.perf_counter() - t0)
+        if self.table:
+            row[f"derived_{self.table_column}"] = self.table[derived][self.table_column]
         if hw:
             row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived),
                        **({"latency_multiplier": hw.multiplier.value} if hw.multiplier else {}))
@@ -323,7 +328,7 @@ class SearchRun:
         """Derive, measure the derived child and the supernet on the shared weights, write the
         genotype, its pictures and the curves."""
         cfg, hw, space = self.cfg, self.hw, self.space
-        genotype, meta = derive_genotype(cfg, self.strategy, hw, self.info, measure=self.world.is_main)
+        genotype, meta = derive_genotype(cfg, self.strategy, hw, self.info, measure=self.world.is_main, table=self.table)
         probe = child_probe(self.net, self.train_set, self.val_set, cfg, self.world, len(self.metrics), self.device)
         meta["shared_weights"] = trust_figures(probe, space, space.choice_of(genotype),
                                                cfg.trainer.final_quality_children,
@@ -337,6 +342,10 @@ class SearchRun:
             if not self.strategy.samples_children:
                 log.info(f"({cfg.strategy.name} trains the mixture of every path, not children: a child's accuracy "
                          "on these weights says little about it; judge the derived cell by retraining it)")
+            if self.table:
+                figure, col = meta["benchmark"]["figures"][self.table_column], self.table_column
+                log.info(f"derived {genotype.summary()}: {col} {figure:g} in {self.table.path}, "
+                         f"percentile {meta['benchmark']['percentile'][col]:.2f} of its {len(self.table)} architectures")
             if hw:
                 measured = (f", {meta['measured_latency_ms']:.3f} ms measured here"
                             if "measured_latency_ms" in meta else "")

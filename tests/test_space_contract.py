@@ -24,6 +24,7 @@ from supernet.retrain import run_retrain
 from supernet.search import run_search
 from supernet.spaces import SPACES, build_space, family_of
 from supernet.spaces.base import one_hot, path_weights, uniform_choice
+from supernet.spaces.nasbench201.config import NB201SpaceConfig
 from supernet.spaces.nasnet_cell.config import CellSpaceConfig
 from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.strategies import build_strategy, strategy_config
@@ -37,6 +38,7 @@ TINY = {
                                    init_channels=4, stem_multiplier=1),
     "proxyless_chain": CHAIN,
     "proxyless_chain/nested": dataclasses.replace(CHAIN, nested_blocks=True),
+    "nasbench201": NB201SpaceConfig(init_channels=4, cells_per_stage=1),
     "toy": toy_space.ToyConfig(),
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..genotype import GenotypeError, load_genotype, parse_genotype
+from ..spaces.base import SPACES
 
 
 def published_names() -> list[str]:
@@ -34,8 +35,9 @@ def published_genotype(name: str) -> Any:
 
 
 def resolve_genotype(spec: Any) -> Any:
-    """A genotype from a genotype dict, a published name or a path to a genotype JSON; anything
-    else is taken to be a genotype already."""
+    """A genotype from a genotype dict, a published name, a family's own notation (a
+    NAS-Bench-201 architecture string) or a path to a genotype JSON; anything else is taken to
+    be a genotype already."""
     if isinstance(spec, dict):
         return parse_genotype(spec)
     if not isinstance(spec, (str, os.PathLike)):
@@ -43,7 +45,12 @@ def resolve_genotype(spec: Any) -> Any:
     text = os.fspath(spec)
     if text in published_names():
         return published_genotype(text)
+    for family in SPACES.values():
+        genotype = family.genotype_from_text(text)
+        if genotype is not None:
+            return genotype
     if text.endswith(".json") or os.sep in text or Path(text).exists():
         return load_genotype(text)
-    raise GenotypeError(f"genotype {text!r} is neither a published name nor a .json file; known names: "
+    raise GenotypeError(f"genotype {text!r} is neither a published name, a .json file nor an architecture string "
+                        f"(NAS-Bench-201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|); known names: "
                         f"{', '.join(published_names())}")

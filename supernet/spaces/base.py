@@ -35,12 +35,14 @@ class Decision:
     slot: int
     edge: str                       # key of the edge this decision fills
     label: str = ""                 # how pictures name it (default: its name)
+    underivable: tuple[str, ...] = ("none",)    # candidates derive never returns
 
     @property
     def never_derived(self) -> list[int]:
-        """Candidates that compute nothing and are never derived (`none`; a chain's `zero`
-        skips a layer and is a real architecture choice)."""
-        return [i for i, c in enumerate(self.candidates) if c == "none"]
+        """Candidates that derive never returns: `none` in a NASNet cell, where it only stands for
+        an unchosen input (a chain's `zero` skips a layer, and NAS-Bench-201's `none` cuts an
+        edge: real architecture choices there)."""
+        return [i for i, c in enumerate(self.candidates) if c in self.underivable]
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,11 @@ class Edge:
     sources: int                                 # how many states the paths read from
     ops: tuple[str, ...]
     slots: tuple[tuple[Optional[str], str], ...]  # (input decision or None: the one source, op decision)
+    underivable: tuple[str, ...] = ("none",)    # as its decisions'
 
     @property
     def never_derived(self) -> list[int]:
-        return [i for i, c in enumerate(self.ops) if c == "none"]
+        return [i for i, c in enumerate(self.ops) if c in self.underivable]
 
 
 @dataclass
@@ -125,6 +128,12 @@ class SearchSpace:
     def parse_genotype(cls, d: Any) -> Any:
         """A genotype of this family from its JSON object (a GenotypeError names the bad field)."""
         raise NotImplementedError
+
+    @classmethod
+    def genotype_from_text(cls, text: str) -> Any:
+        """A genotype of this family written as text in its own notation (NAS-Bench-201's
+        architecture strings), or None when ``text`` is not in it."""
+        return None
 
     @classmethod
     def retrain_network(cls, genotype: Any, model_cfg, info) -> nn.Module:
