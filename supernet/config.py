@@ -60,6 +60,9 @@ class TrainerConfig:
                                     # busy core stalls the others (benchmarks/threads.py)
     progress: bool = True
     stop_at_skips: int = 0          # stop when a derived cell has this many skip_connect (0: never)
+    stop_after_warmup: bool = False     # stop after the warm-up: its checkpoint is a warmed-up supernet for init_from
+    init_from: Optional[str] = None     # a run stopped after the same warm-up (stop_after_warmup): start from its
+                                        # supernet instead of warming up again (any strategy, target or table)
     bn_images: int = 256            # train images that re-estimate BN for a child measured on shared weights
                                     # (the loop's figures, random search; rewards use the arch step's train batch)
     quality_children: int = 2       # uniformly sampled children measured on the shared weights (val_acc_sampled)

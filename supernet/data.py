@@ -106,7 +106,7 @@ def _digits(cfg, train: bool, augment: bool) -> tuple[Dataset, DataInfo]:
     from sklearn.datasets import load_digits
 
     raw = load_digits()
-    images = torch.tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    images = torch.tensor(raw.images, dtype=torch.get_default_dtype()).unsqueeze(1) / 16.0
     images = F.interpolate(images, size=cfg.image_size, mode="bilinear", align_corners=False)
     labels = torch.tensor(raw.target, dtype=torch.long)
     perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))

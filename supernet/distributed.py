@@ -74,12 +74,12 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
+        # Two passes, as one process computes them: the global mean, then the squared deviations
+        # from it (E[x^2] - E[x]^2 loses every digit when the mean is large against the spread).
         dims = (0, 2, 3)
-        local = torch.stack([x.sum(dims), (x * x).sum(dims)])
-        total = _AllReduceSum.apply(local)
         count = x.numel() // x.shape[1] * dist.get_world_size()
-        mean = total[0] / count
-        var = total[1] / count - mean * mean
+        mean = _AllReduceSum.apply(x.sum(dims)) / count
+        var = _AllReduceSum.apply(((x - mean[None, :, None, None]) ** 2).sum(dims)) / count
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1

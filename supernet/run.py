@@ -61,6 +61,11 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def flat_keys(config: Mapping[str, Any]) -> list[str]:
+    """Every setting of a config (a plain dict) as a dotted key."""
+    return list(_flat(config))
+
+
 def changed_settings(saved: Mapping[str, Any], now: Mapping[str, Any], free: Iterable[str]) -> list[str]:
     """``key: old -> new`` for every setting that differs between two configs (plain dicts),
     except those in ``free`` (what may change on a resume without changing the run) and those

@@ -32,7 +32,7 @@ from .distributed import World, all_reduce_sum, average_gradients, convert_batch
 from .evaluate import ChildProbe
 from .gates import child_gates
 from .latency.target import hardware_target
-from .run import OtherRunError, RunFolder, restore_rng
+from .run import OtherRunError, RunFolder, changed_settings, flat_keys, restore_rng
 from .spaces import build_space
 from .spaces.base import SearchSpace, fair_children, uniform_choice
 from .strategies import Strategy, build_strategy, strategy_class
@@ -56,6 +56,10 @@ FREE_ON_RESUME = ("resume", "data.root", "data.download", "data.num_workers", "t
                   "trainer.progress", "trainer.stop_at_skips", "trainer.final_quality_children", "trainer.epochs",
                   "trainer.measure_every", "benchmark.table", "benchmark.column")
 NAN_KNOBS = "trainer.lr or strategy.arch_lr, or a tighter trainer.grad_clip"
+# what a warm-up depends on: a run started from another's warm-up (trainer.init_from) must agree on it
+WARMUP_SETTINGS = ("data", "space", "seed", "trainer.epochs", "trainer.warmup_epochs", "trainer.topology_warmup_epochs",
+                   "trainer.strict_fairness", "trainer.lr", "trainer.lr_min", "trainer.momentum",
+                   "trainer.weight_decay", "trainer.grad_clip")
 
 
 def _endless(loader):
@@ -126,6 +130,9 @@ def check_trainer(cfg: SearchConfig, world: World) -> None:
     for name, size in (("data.batch_size", cfg.data.batch_size), ("trainer.bn_images", tr.bn_images)):
         if size < 1 or size % world.size:
             raise ValueError(f"{name} ({size}) must be a positive multiple of the number of processes ({world.size})")
+    if (tr.stop_after_warmup or tr.init_from) and tr.warmup_epochs < 1:
+        raise ValueError("trainer.stop_after_warmup and trainer.init_from share a warm-up: set trainer.warmup_epochs "
+                         ">= 1")
     if tr.warmup_epochs > tr.epochs:
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
     if tr.strict_fairness and not strategy_class(cfg.strategy.name).samples_children:
@@ -209,6 +216,43 @@ class SearchRun:
         if self.world.is_main:
             log.info(f"resuming {self.folder.dir} after epoch {self.start}"
                      + (f", {saved} -> {epochs} epochs" if epochs != saved else ""))
+
+    def init_from(self) -> None:
+        """Start from the warmed-up supernet of ``trainer.init_from``, a run of the same data,
+        space, seed and warm-up stopped after it: its weights, optimizer, schedule, RNG and rows,
+        as if this run had warmed up itself with uniformly sampled children."""
+        tr = self.cfg.trainer
+        source = Path(tr.init_from)
+        ck = RunFolder(source, True, "search").load(("epoch", "config", "net", "strategy", "w_opt", "sched", "rng",
+                                                     "metrics", "history"))
+        refuse = f"trainer.init_from={source}"
+        if ck["epoch"] != tr.warmup_epochs:
+            raise OtherRunError(f"{refuse}: that run stopped after epoch {ck['epoch']}, not after the "
+                                f"{tr.warmup_epochs} warm-up epochs; start it with trainer.stop_after_warmup=true")
+        uniform = strategy_class(ck["config"]["strategy"]["name"]).samples_children
+        if not uniform or self.cfg.latency.reject_over_target or ck["config"]["latency"]["reject_over_target"]:
+            raise OtherRunError(f"{refuse}: a shared warm-up trains uniformly sampled children; that run's "
+                                f"({ck['config']['strategy']['name']}, latency.reject_over_target="
+                                f"{ck['config']['latency']['reject_over_target']}) or this one's did not")
+        now = config_dict(self.cfg)
+        free = [k for k in flat_keys(ck["config"]) + flat_keys(now)
+                if not any(k == w or k.startswith(w + ".") for w in WARMUP_SETTINGS)]
+        diff = changed_settings(ck["config"], now, free + list(FREE_ON_RESUME) + ["data.cache_dir"])
+        if diff:
+            raise OtherRunError(f"{refuse}: that run warmed up another supernet ({'; '.join(diff)})")
+        self.net.load_state_dict(ck["net"])
+        self.w_opt.load_state_dict(ck["w_opt"])
+        self.sched.load_state_dict(ck["sched"])
+        restore_rng(ck, self.device)
+        if ck["config"]["strategy"] == now["strategy"]:     # the same search: its sampler's state too
+            self.strategy.load_state_dict(ck["strategy"])
+            self.history = ck["history"]
+        else:                                               # alpha does not move during a warm-up
+            probabilities = {k: p.detach().cpu().tolist() for k, p in self.strategy.probabilities().items()}
+            self.history = [probabilities] * ck["epoch"]
+        self.metrics, self.start = ck["metrics"], ck["epoch"]
+        if self.world.is_main:
+            log.info(f"starting from the supernet {source} warmed up in {self.start} epochs")
 
     def objective(self, logits: Tensor, y: Tensor) -> Tensor:
         ce = F.cross_entropy(logits, y)
@@ -310,6 +354,8 @@ class SearchRun:
     def run(self) -> SearchResult:
         if self.cfg.resume:
             self.restore()
+        elif self.cfg.trainer.init_from:
+            self.init_from()
         self.folder.record_config(config_dict(self.cfg))
         for epoch in range(self.start, self.cfg.trainer.epochs):
             t0 = time.perf_counter()
@@ -320,7 +366,7 @@ class SearchRun:
             self.metrics.append(row)
             self.history.append({k: p.detach().cpu().tolist() for k, p in self.strategy.probabilities().items()})
             self.save(epoch)
-            if stop:
+            if stop or (self.cfg.trainer.stop_after_warmup and epoch + 1 >= self.cfg.trainer.warmup_epochs):
                 break
         return self.finish()
 
@@ -328,7 +374,8 @@ class SearchRun:
         """Derive, measure the derived child and the supernet on the shared weights, write the
         genotype, its pictures and the curves."""
         cfg, hw, space = self.cfg, self.hw, self.space
-        genotype, meta = derive_genotype(cfg, self.strategy, hw, self.info, measure=self.world.is_main, table=self.table)
+        genotype, meta = derive_genotype(cfg, self.strategy, hw, self.info, measure=self.world.is_main,
+                                         table=self.table)
         probe = child_probe(self.net, self.train_set, self.val_set, cfg, self.world, len(self.metrics), self.device)
         meta["shared_weights"] = trust_figures(probe, space, space.choice_of(genotype),
                                                cfg.trainer.final_quality_children,
@@ -345,7 +392,8 @@ class SearchRun:
             if self.table:
                 figure, col = meta["benchmark"]["figures"][self.table_column], self.table_column
                 log.info(f"derived {genotype.summary()}: {col} {figure:g} in {self.table.path}, "
-                         f"percentile {meta['benchmark']['percentile'][col]:.2f} of its {len(self.table)} architectures")
+                         f"percentile {meta['benchmark']['percentile'][col]:.2f} of its {len(self.table)} "
+                         "architectures")
             if hw:
                 measured = (f", {meta['measured_latency_ms']:.3f} ms measured here"
                             if "measured_latency_ms" in meta else "")

@@ -93,10 +93,11 @@ def test_strings_are_genotypes_everywhere_a_genotype_is_taken():
     net = timm.create_model("supernet_nasbench201", genotype=BEST, init_channels=4, cells_per_stage=1)
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert sum(p.numel() for p in net.parameters()) == REFERENCE_PARAMS[BEST][2]
-    retrained = family_of(g).retrain_network(g, ModelConfig(init_channels=4, layers=3, auxiliary=False), DataInfo(3, 10, 32))
+    info = DataInfo(3, 10, 32)
+    retrained = family_of(g).retrain_network(g, ModelConfig(init_channels=4, layers=3, auxiliary=False), info)
     assert sum(p.numel() for p in retrained.parameters()) == REFERENCE_PARAMS[BEST][2]
     with pytest.raises(ValueError, match="multiple of 3"):
-        family_of(g).retrain_network(g, ModelConfig(init_channels=4, layers=5, auxiliary=False), DataInfo(3, 10, 32))
+        family_of(g).retrain_network(g, ModelConfig(init_channels=4, layers=5, auxiliary=False), info)
 
 
 def test_none_is_a_real_candidate_that_derive_returns():

@@ -1,5 +1,7 @@
 """The search loop: it finds a clearly best op, resumes exactly, derives from checkpoints, and
 fails loudly (without losing work) on bad input."""
+import json
+
 import pytest
 import torch
 import yaml
@@ -185,3 +187,29 @@ def test_a_resume_runs_the_search_it_continues(tmp_path, tiny_data):
     assert len(lrs) == 6 and lrs[3] == pytest.approx(cfg.trainer.lr_min)   # the lr it was at: the end of 3
     assert all(a >= b - 1e-12 for a, b in zip(lrs, lrs[1:]))               # never rises again
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["trainer"]["epochs"] == 6
+
+
+def test_a_search_from_its_own_shared_warmup_is_the_search_it_would_have_run(tmp_path, tiny_data):
+    """trainer.init_from a run stopped after the same warm-up: with the same strategy every figure
+    equals the uninterrupted search's; another strategy starts from the warmed-up weights and
+    the warm-up rows; a run of another space or warm-up is refused."""
+    base = dict(**{"trainer.epochs": 3, "trainer.warmup_epochs": 2})
+    whole = run_search(tiny_config(**base), tmp_path / "whole", data=tiny_data)
+    warm = run_search(tiny_config(**base, **{"trainer.stop_after_warmup": True}), tmp_path / "warm", data=tiny_data)
+    assert len(warm.metrics) == 2
+    again = run_search(tiny_config(**base, **{"trainer.init_from": str(tmp_path / "warm")}), tmp_path / "again",
+                       data=tiny_data)
+    def rows(result):     # nan == nan as JSON; seconds aside
+        return [json.dumps({k: v for k, v in row.items() if k != "seconds"}) for row in result.metrics]
+
+    assert rows(again) == rows(whole)
+    assert again.genotype == whole.genotype
+    other = run_search(tiny_config(**base, **{"strategy.name": "gdas", "trainer.init_from": str(tmp_path / "warm")}),
+                       tmp_path / "gdas", data=tiny_data)
+    assert rows(other)[:2] == rows(warm) and len(other.metrics) == 3
+    with pytest.raises(OtherRunError, match="warmed up another supernet.*space.init_channels"):
+        run_search(tiny_config(**base, **{"trainer.init_from": str(tmp_path / "warm"), "space.init_channels": 6}),
+                   tmp_path / "wide", data=tiny_data)
+    with pytest.raises(OtherRunError, match="not after the 1 warm-up epochs"):
+        run_search(tiny_config(**{"trainer.epochs": 3, "trainer.warmup_epochs": 1,
+                                  "trainer.init_from": str(tmp_path / "warm")}), tmp_path / "short", data=tiny_data)

@@ -2,7 +2,9 @@
 trains a child drawn uniformly from every candidate of every decision; after each epoch
 ``num_candidates`` children (uniform, `none` never an op) are ranked by their reward (val
 accuracy with the shared weights, BN statistics recalibrated per child; times MnasNet's
-latency factor under a hardware target), and the best is what derive returns.
+latency factor under a hardware target), and the best is what derive returns.  Ranking costs
+``num_candidates`` evaluations on the val split, so ``rank_every`` can rank only every N-th epoch
+after the warm-up (and always on the last: SPOS trains first and searches once at the end).
 Nothing is learned about the architecture, so there is no arch optimizer state to speak of:
 the arch step only reports the val loss of a uniform child."""
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .base import Strategy, StrategyConfig, register_strategy, step_metrics
 class RandomConfig(StrategyConfig):
     name: str = "random"
     num_candidates: int = 20        # children ranked after every epoch (BN: trainer.bn_images)
+    rank_every: int = 1             # ... only every N-th epoch after the warm-up and the last (1: every epoch)
 
 
 @register_strategy("random", RandomConfig)
@@ -28,8 +31,10 @@ class RandomSearch(Strategy):
 
     def __init__(self, space, cfg, **parts):
         super().__init__(space, cfg, **parts)
-        if cfg.num_candidates < 1:
-            raise ValueError(f"strategy.num_candidates must be >= 1, got {cfg.num_candidates}")
+        if cfg.num_candidates < 1 or cfg.rank_every < 1:
+            raise ValueError(f"strategy.num_candidates and strategy.rank_every must be >= 1, got {cfg.num_candidates} "
+                             f"and {cfg.rank_every}")
+        self.rank_now = True
         self.register_buffer("best", torch.full((len(space.decisions),), -1, dtype=torch.long))
         self.register_buffer("best_reward", torch.tensor(float("nan")))
 
@@ -44,9 +49,14 @@ class RandomSearch(Strategy):
             logits = net(x, self.weight_sample())
             return step_metrics(objective(logits, y), logits, y)
 
+    def on_epoch_start(self, arch_epoch, arch_epochs):
+        self.rank_now = (arch_epoch + 1) % self.cfg.rank_every == 0 or arch_epoch + 1 >= arch_epochs
+
     def on_epoch_end(self, probe):
-        ranked = []
-        for _ in range(self.cfg.num_candidates):
+        if not self.rank_now and int(self.best[0]) >= 0:
+            return
+        ranked = []     # an epoch between rankings that has no incumbent yet evaluates one child
+        for _ in range(self.cfg.num_candidates if self.rank_now else 1):
             choice = uniform_choice(self.space, self.generator, allow_none=False)
             ranked.append((self.reward(probe.accuracy(choice), choice), choice))
         reward, choice = max(ranked, key=lambda t: t[0])
