@@ -30,7 +30,7 @@ def own_bn_statistics(net: nn.Module, gates: Mapping[str, Gate], calibration: Ba
     the global batch's, as training computes them).  Buffers and mode are restored on exit."""
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, {k: b.clone() for k, b in m.named_buffers()}) for m in bns]
-    was_training = net.training
+    modes = [(m, m.training) for m in net.modules()]
     try:
         for m in bns:
             m.reset_running_stats()
@@ -42,7 +42,8 @@ def own_bn_statistics(net: nn.Module, gates: Mapping[str, Gate], calibration: Ba
         net.eval()
         yield
     finally:
-        net.train(was_training)
+        for m, training in modes:       # every module's own mode: one in eval inside a training net stays so
+            m.training = training
         for m, (momentum, buffers) in zip(bns, saved):
             m.momentum = momentum
             for k, b in buffers.items():

@@ -72,7 +72,10 @@ def weight_gradients(net, strategy: Strategy, x: Tensor, y: Tensor, pinned: dict
                      strict_fairness: bool) -> tuple[float, float]:
     """Accumulate the weight step's gradients (the caller clips and steps) and return its loss
     and accuracy: the strategy's child, or FairNAS's children (``strict_fairness``: every
-    candidate of every decision once, their mean loss), with ``pinned`` decisions held."""
+    candidate of every decision once, their gradients summed as FairNAS accumulates them, so
+    each candidate gets its own full gradient; the reported loss is their mean), with
+    ``pinned`` decisions held.  Fairness holds per decision: with shared input banks one op
+    module may run for several slots of a child, so it is not one update per weight module."""
     children = fair_children(strategy.space, strategy.generator) if strict_fairness else [None]
     loss_sum = acc_sum = 0.0
     for choice in children:
@@ -80,7 +83,7 @@ def weight_gradients(net, strategy: Strategy, x: Tensor, y: Tensor, pinned: dict
         loss = F.cross_entropy(logits, y)
         if not torch.isfinite(loss):
             return loss.item(), 0.0
-        (loss / len(children)).backward()
+        loss.backward()
         loss_sum += loss.item()
         acc_sum += (logits.argmax(1) == y).float().mean().item()
     return loss_sum / len(children), acc_sum / len(children)
@@ -285,7 +288,7 @@ class SearchRun:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), tr.grad_clip)
             self.w_opt.step()
             n += 1
-            if search_arch and step % tr.arch_every == 0:
+            if search_arch and (step + 1) % tr.arch_every == 0:    # after every N-th weight step
                 out = self.strategy.arch_step(self.net, xv.to(device), yv.to(device), self.objective, train=(x, y),
                                               w_opt=self.w_opt)
                 self.folder.check_finite(out["arch_loss"], "arch", epoch, step, NAN_KNOBS, hint)

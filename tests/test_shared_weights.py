@@ -191,3 +191,42 @@ def test_reward_strategies_measure_children_without_touching_the_supernet_statis
     before = _bn_buffers(net)
     strategy.arch_step(net, x, y, F.cross_entropy, train=(x + 1.0, y))
     assert all(torch.equal(b, before[k]) for k, b in _bn_buffers(net).items())
+
+
+def test_a_fair_weight_step_sums_the_gradients_of_its_children():
+    """FairNAS accumulates the single-path gradients: each candidate gets its own full gradient."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(0)
+        space = _space()
+        net = space.supernet(DataInfo(1, 3, 8))
+        strategy = build_strategy(space, strategy_config("proxyless"))
+        x, y = blobs(16).tensors
+        state = strategy.generator.get_state()
+        weight_gradients(net, strategy, x, y, {}, strict_fairness=True)
+        fair = {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+        strategy.generator.set_state(state)
+        total = {}
+        for choice in fair_children(space, strategy.generator):
+            net.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x, child_gates(choice)), y).backward()
+            for n, p in net.named_parameters():
+                if p.grad is not None:
+                    total[n] = total.get(n, 0) + p.grad
+        assert set(fair) == set(total)
+        assert all(torch.allclose(fair[n], total[n], rtol=1e-12, atol=1e-15) for n in fair)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_own_bn_statistics_restore_every_modules_mode():
+    space = _space()
+    net = space.supernet(DataInfo(1, 3, 8))
+    net.train()
+    net.cells[1].eval()                        # a submodule in eval inside a training net
+    modes = {n: m.training for n, m in net.named_modules()}
+    child = child_gates(uniform_choice(space, torch.Generator().manual_seed(1), allow_none=False))
+    x, y = blobs(16).tensors
+    with own_bn_statistics(net, child, [(x, y)], "cpu"):
+        assert not net.training
+    assert {n: m.training for n, m in net.named_modules()} == modes
