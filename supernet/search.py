@@ -302,10 +302,10 @@ class SearchRun:
                             **({"lat_ms": f"{self.hw.expected(self.strategy).item():.3f}"} if self.hw else {}))
         bar.close()
         sums = {k: v / world.size for k, v in all_reduce_sum(sums, world).items()}
-        row = {"train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n}
-        if n_arch:
-            row.update(arch_loss=sums["arch_loss"] / n_arch, arch_acc=sums["arch_acc"] / n_arch)
-        return row
+        # nan in epochs without arch steps: a run's metrics.csv keeps the columns it starts with
+        return {"train_loss": sums["train_loss"] / n, "train_acc": sums["train_acc"] / n,
+                "arch_loss": sums["arch_loss"] / n_arch if n_arch else math.nan,
+                "arch_acc": sums["arch_acc"] / n_arch if n_arch else math.nan}
 
     def epoch_row(self, epoch: int, lr: float, trained: dict[str, float], t0: float) -> tuple[dict[str, Any], bool]:
         """The epoch's row of metrics.csv and whether the search stops after it: what it trained
@@ -330,7 +330,8 @@ class SearchRun:
             row[f"derived_{self.table_column}"] = self.table[derived][self.table_column]
         if hw:
             row.update(expected_latency_ms=hw.expected(strategy).item(), derived_latency_ms=hw.of_genotype(derived),
-                       **({"latency_multiplier": hw.multiplier.value} if hw.multiplier else {}))
+                       **({"latency_multiplier": hw.multiplier.value}
+                          if hw.multiplier and not strategy.reward_driven else {}))
         histogram = derived.op_histogram()
         row.update({f"{group}/{op}": histogram.get(group, {}).get(op, 0) for group, op in self.op_columns})
         return row, stop

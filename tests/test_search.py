@@ -213,3 +213,13 @@ def test_a_search_from_its_own_shared_warmup_is_the_search_it_would_have_run(tmp
     with pytest.raises(OtherRunError, match="not after the 1 warm-up epochs"):
         run_search(tiny_config(**{"trainer.epochs": 3, "trainer.warmup_epochs": 1,
                                   "trainer.init_from": str(tmp_path / "warm")}), tmp_path / "short", data=tiny_data)
+
+
+def test_metrics_csv_keeps_the_columns_it_starts_with(tmp_path, tiny_data):
+    """A file written during the warm-up has the arch columns already (nan), in the same order."""
+    run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 1}), tmp_path / "a", data=tiny_data)
+    run_search(tiny_config(**{"trainer.epochs": 2, "trainer.warmup_epochs": 1}), tmp_path / "b", data=tiny_data)
+    headers = [(tmp_path / run / "metrics.csv").read_text().splitlines()[0] for run in ("a", "b")]
+    assert headers[0] == headers[1] and "arch_loss" in headers[0]
+    warm = (tmp_path / "a" / "metrics.csv").read_text().splitlines()[1].split(",")
+    assert warm[headers[0].split(",").index("arch_loss")] == "nan"
