@@ -77,6 +77,26 @@ def test_table_round_trip_and_refusals(tmp_path):
         load_table(tmp_path / "absent.yaml", "syn", 1, "float32")
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])
+def test_a_table_entry_or_calibration_that_is_not_a_finite_millisecond_is_refused(tmp_path, bad):
+    cfg = tiny_config()
+    path = synthetic_table(tmp_path, cfg)
+    table = load_table(path, "syn", 1, "float32")
+    first = next(iter(table.entries))
+    table.entries[first] = bad
+    table.save()
+    with pytest.raises(TableError, match=f"finite milliseconds >= 0; bad: {first.replace('|', '.')}"):
+        load_table(path, "syn", 1, "float32")
+    table.entries[first] = 1.0
+    table.calibration = {"nasnet_cell/0123456789": {"per_op_ms": bad, "constant_ms": 0.5}}
+    table.save()
+    if bad < 0:         # a negative per-op cost can be fitted; only nan and inf are not numbers
+        assert load_table(path, "syn", 1, "float32").calibration == table.calibration
+    else:
+        with pytest.raises(TableError, match="not a finite number"):
+            load_table(path, "syn", 1, "float32")
+
+
 def test_missing_entry_names_the_signature_and_the_command(tmp_path):
     cfg = tiny_config()
     table = load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32")

@@ -4,6 +4,7 @@ end-to-end measurements (see predict.py) travels with it."""
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 from dataclasses import dataclass, field
@@ -108,15 +109,21 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
     entries = data.get("entries") or {}
     if not isinstance(entries, dict):
         raise TableError(f"{path}: entries must map op signatures to milliseconds, got a {type(entries).__name__}")
-    bad = [k for k, v in entries.items() if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0]
+    bad = [k for k, v in entries.items()
+           if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0]
     if bad:
-        raise TableError(f"{path}: entries must map op signatures to milliseconds >= 0; bad: {bad[:3]}")
+        raise TableError(f"{path}: entries must map op signatures to finite milliseconds >= 0; bad: "
+                         f"{', '.join(f'{k}: {entries[k]!r}' for k in bad[:3])}; measure them again with "
+                         "profile_latency.py")
     calibration = data.get("calibration") or {}
     fitted = {"scale", "per_op_ms", "constant_ms"}          # scale: optional (tables before it had none)
     if not isinstance(calibration, dict) or any(
             not isinstance(c, dict) or not fitted - {"scale"} <= set(c) <= fitted for c in calibration.values()):
         raise TableError(f"{path}: calibration maps a network configuration to {{scale, per_op_ms, constant_ms}}; "
                          "re-fit it with profile_latency.py")
+    if any(not isinstance(v, (int, float)) or not math.isfinite(v) for c in calibration.values() for v in c.values()):
+        raise TableError(f"{path}: its calibration holds a value that is not a finite number; re-fit it with "
+                         "profile_latency.py recalibrate=true")
     if not allow_mismatch:
         for key, want in (("batch_size", batch_size), ("dtype", dtype)):
             if meta[key] != want:
