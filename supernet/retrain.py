@@ -98,6 +98,15 @@ class RetrainRun:
             torch.set_num_threads(tr.threads)
         self.genotype = resolve_genotype(cfg.genotype)  # a bad name or file fails before any data or file
         self.folder.claim()
+        try:
+            self._build(data)
+        except BaseException:
+            self.folder.release()
+            raise
+
+    def _build(self, data) -> None:
+        """Everything a claimed run holds: data, network, optimizer, schedule, EMA."""
+        cfg, tr = self.cfg, self.cfg.trainer
         self.device = torch.device(tr.device)
         on_gpu = self.device.type == "cuda"
         torch.manual_seed(cfg.seed)
@@ -194,6 +203,12 @@ class RetrainRun:
                                self.metrics, self.device)
 
     def run(self) -> RetrainResult:
+        try:
+            return self._run()
+        finally:
+            self.folder.release()
+
+    def _run(self) -> RetrainResult:
         if self.cfg.resume:
             self.restore()
         self.folder.record_config(config_dict(self.cfg))

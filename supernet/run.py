@@ -7,6 +7,7 @@ written, and the refusal errors are :class:`RefusedRun`, which the hydra status 
 alone (summary.py)."""
 from __future__ import annotations
 
+import fcntl
 import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -21,6 +22,7 @@ from .runlog import format_row, write_csv
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
+LOCK_FILE = ".lock"     # held (flock) while a run writes the folder; the OS lets go when the process ends
 
 
 class RefusedRun(Exception):
@@ -32,6 +34,10 @@ class RunExistsError(RefusedRun, FileExistsError):
 
 
 class NoRunToResumeError(RefusedRun, FileNotFoundError):
+    pass
+
+
+class RunBusyError(RefusedRun, BlockingIOError):
     pass
 
 
@@ -76,12 +82,15 @@ def changed_settings(saved: Mapping[str, Any], now: Mapping[str, Any], free: Ite
 
 
 class RunFolder:
-    """A run's folder.  ``claim`` refuses to overwrite a run (no ``resume``) or to resume one that
-    is not there, before anything is written; ``record_config`` writes what runs."""
+    """A run's folder.  ``claim`` refuses to overwrite a run (no ``resume``), to resume one that is
+    not there, or to write a folder another running process writes (an exclusive lock held
+    until :meth:`release` or the process's end, so a killed run leaves no stale lock), before
+    anything is written; ``record_config`` writes what runs."""
 
     def __init__(self, out_dir: str | Path, resume: bool, what: str, writer: bool = True):
         self.dir, self.resume, self.what, self.writer = Path(out_dir), resume, what, writer
         self.checkpoint = self.dir / "checkpoint.pt"
+        self._lock = None
 
     def claim(self) -> None:
         if self.checkpoint.exists() and not self.resume:
@@ -92,6 +101,19 @@ class RunFolder:
                                      "folder of the run to continue")
         if self.writer:
             self.dir.mkdir(parents=True, exist_ok=True)
+            self._lock = (self.dir / LOCK_FILE).open("a")
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.release()
+                raise RunBusyError(f"{self.dir} is being written by another running {self.what}; wait for it to "
+                                   "end, or choose another output folder (hydra.run.dir=...)") from None
+
+    def release(self) -> None:
+        """Let another run have the folder (a process that ends lets go by itself)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def load(self, required: tuple[str, ...]) -> dict[str, Any]:
         return load_checkpoint(self.checkpoint, required)

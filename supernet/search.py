@@ -163,6 +163,15 @@ class SearchRun:
         self.table = BenchmarkTable(cfg.benchmark.table, self.space) if cfg.benchmark.table else None
         self.table_column = self.table.column(cfg.benchmark.column) if self.table else None
         self.folder.claim()
+        try:
+            self._build(data)
+        except BaseException:
+            self.folder.release()
+            raise
+
+    def _build(self, data) -> None:
+        """Everything a claimed run holds: data, hardware target, strategy, supernet, optimizers."""
+        cfg, tr, world, device = self.cfg, self.cfg.trainer, self.world, self.device
         torch.manual_seed(cfg.seed)
         train_set, self.val_set, self.info = data or build_search_data(cfg.data, cfg.seed)
         self.train_set = PerSampleAugment(train_set, cfg.seed)
@@ -356,6 +365,12 @@ class SearchRun:
         return stop
 
     def run(self) -> SearchResult:
+        try:
+            return self._run()
+        finally:
+            self.folder.release()
+
+    def _run(self) -> SearchResult:
         if self.cfg.resume:
             self.restore()
         elif self.cfg.trainer.init_from:

@@ -12,7 +12,7 @@ from supernet.checkpoint import CheckpointError, load_checkpoint
 from supernet.data import DataInfo
 from supernet.derive import derive_run
 from supernet.genotype import load_genotype
-from supernet.run import NonFiniteLossError, OtherRunError
+from supernet.run import NonFiniteLossError, OtherRunError, RunBusyError, RunFolder
 from supernet.search import run_search
 from supernet.strategies.proxyless import Proxyless
 from supernet.synthetic import PLANTED_OPS
@@ -223,3 +223,19 @@ def test_metrics_csv_keeps_the_columns_it_starts_with(tmp_path, tiny_data):
     assert headers[0] == headers[1] and "arch_loss" in headers[0]
     warm = (tmp_path / "a" / "metrics.csv").read_text().splitlines()[1].split(",")
     assert warm[headers[0].split(",").index("arch_loss")] == "nan"
+
+
+def test_a_second_run_into_a_folder_another_run_writes_is_refused(tmp_path, tiny_data):
+    """The folder is locked while a run writes it; the lock goes with the run (also on errors)."""
+    busy = RunFolder(tmp_path / "run", False, "search")
+    busy.claim()                                   # another run, still writing
+    with pytest.raises(RunBusyError, match="being written by another running search"):
+        run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0}), tmp_path / "run", data=tiny_data)
+    assert not (tmp_path / "run" / "config.yaml").exists()
+    busy.release()
+    with pytest.raises(ValueError):               # a run that fails after claiming lets go of the folder
+        run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0, "hardware.table": "absent.yaml",
+                                  "hardware.name": "x", "latency.target_ms": 1.0}), tmp_path / "run", data=tiny_data)
+    result = run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0}), tmp_path / "run",
+                        data=tiny_data)
+    assert result.metrics and RunFolder(tmp_path / "run", True, "search").claim() is None   # released at the end
