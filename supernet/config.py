@@ -153,7 +153,8 @@ class ValidateConfig:
 @dataclass
 class DeriveConfig:
     run: str = "???"                # a search output folder or a checkpoint file
-    out: Optional[str] = None       # where to write; default: the run folder (with target_ms: <run>/target_<T>ms)
+    out: Optional[str] = None       # where to write; default: <run>/derived (the run folder itself when the search
+                                    # wrote no genotype there; with target_ms: <run>/target_<T>ms)
     target_ms: Optional[float] = None   # derive within this latency target on the run's table instead
 
 

@@ -73,7 +73,9 @@ def write_outputs(genotype, space: SearchSpace, history, metrics, out_dir: Path,
 def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
                target_ms: float | None = None) -> tuple[Any, dict[str, Path]]:
     """Genotype of the run folder (or checkpoint file) ``run``, under the run's hardware target
-    as the search derives it; outputs go next to it or to ``out``.  ``target_ms``: the most
+    as the search derives it; outputs go to ``out``, else next to the checkpoint when the search
+    wrote no genotype there (an interrupted run), else to ``<run>/derived`` (what a finished
+    search wrote, with its shared-weight figures, is never replaced).  ``target_ms``: the most
     probable architecture within [latency.derive_floor * target_ms, target_ms] on the run's
     table instead (one search, many targets; default ``out``: ``<run>/target_<T>ms``).  It reads
     no data, so its genotype.json has no ``meta.shared_weights`` (the end of a search records
@@ -97,6 +99,8 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
     table = BenchmarkTable(cfg.benchmark.table, space) if cfg.benchmark.table else None
     genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, type(strategy)), info,
                                      table=table)
-    files = write_outputs(genotype, space, state.get("history", []), state.get("metrics", []),
-                          Path(out) if out else ckpt.parent, epochs=state["epoch"], **meta)
+    if out is None:
+        out = ckpt.parent / "derived" if (ckpt.parent / "genotype.json").exists() else ckpt.parent
+    files = write_outputs(genotype, space, state.get("history", []), state.get("metrics", []), Path(out),
+                          epochs=state["epoch"], **meta)
     return genotype, files

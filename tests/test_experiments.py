@@ -73,8 +73,13 @@ def test_search_then_derive_scripts(tmp_path):
     assert "search finished" in res.stdout
     genotype = json.loads((run_dir / "genotype.json").read_text())
     assert len(genotype["normal"]["nodes"]) == 2
+    written = (run_dir / "genotype.json").read_bytes()
+    res = _run("derive.py", f"run={run_dir}", cwd=tmp_path)      # a finished run: beside it, never over it
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (run_dir / "genotype.json").read_bytes() == written and "shared_weights" in genotype["meta"]
+    assert json.loads((run_dir / "derived" / "genotype.json").read_text())["normal"] == genotype["normal"]
     (run_dir / "genotype.json").unlink()
-    res = _run("derive.py", f"run={run_dir}", cwd=tmp_path)
+    res = _run("derive.py", f"run={run_dir}", cwd=tmp_path)      # an interrupted run: into its folder
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads((run_dir / "genotype.json").read_text())["normal"] == genotype["normal"]
 
