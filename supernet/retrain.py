@@ -97,12 +97,7 @@ class RetrainRun:
         if tr.threads:
             torch.set_num_threads(tr.threads)
         self.genotype = resolve_genotype(cfg.genotype)  # a bad name or file fails before any data or file
-        self.folder.claim()
-        try:
-            self._build(data)
-        except BaseException:
-            self.folder.release()
-            raise
+        self.folder.claim_for(lambda: self._build(data))
 
     def _build(self, data) -> None:
         """Everything a claimed run holds: data, network, optimizer, schedule, EMA."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 import yaml
@@ -108,6 +108,15 @@ class RunFolder:
                 self.release()
                 raise RunBusyError(f"{self.dir} is being written by another running {self.what}; wait for it to "
                                    "end, or choose another output folder (hydra.run.dir=...)") from None
+
+    def claim_for(self, build: Callable[[], None]) -> None:
+        """Claim the folder, then ``build`` what the run holds; if that fails, let the folder go."""
+        self.claim()
+        try:
+            build()
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         """Let another run have the folder (a process that ends lets go by itself)."""

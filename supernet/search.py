@@ -162,12 +162,7 @@ class SearchRun:
         self.space = build_space(cfg.space)         # config errors before any data is read or file written
         self.table = BenchmarkTable(cfg.benchmark.table, self.space) if cfg.benchmark.table else None
         self.table_column = self.table.column(cfg.benchmark.column) if self.table else None
-        self.folder.claim()
-        try:
-            self._build(data)
-        except BaseException:
-            self.folder.release()
-            raise
+        self.folder.claim_for(lambda: self._build(data))
 
     def _build(self, data) -> None:
         """Everything a claimed run holds: data, hardware target, strategy, supernet, optimizers."""

@@ -157,6 +157,26 @@ class SearchSpace:
         raise NotImplementedError
 
 
+class WithoutAuxiliaryHead:
+    """What the retrain loop asks of a network without an auxiliary head (a chain, a NAS-Bench-201
+    network): ``forward_with_aux`` and a checked ``drop_path_prob``, which its forward reads."""
+
+    auxiliary_head = None
+
+    @property
+    def drop_path_prob(self) -> float:
+        return self._drop_path_prob
+
+    @drop_path_prob.setter
+    def drop_path_prob(self, p: float) -> None:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop path probability must be in [0, 1), got {p}")
+        self._drop_path_prob = p
+
+    def forward_with_aux(self, x: Tensor) -> tuple[Tensor, None]:
+        return self.forward(x), None
+
+
 SPACES: dict[str, type[SearchSpace]] = {}
 
 

@@ -10,6 +10,7 @@ from timm.layers import drop_path
 from torch import Tensor, nn
 
 from ...ops import ReLUConvBN, build_op
+from ..base import WithoutAuxiliaryHead
 from .genotype import EDGES, NODES, NB201Genotype
 
 
@@ -67,7 +68,6 @@ class NB201Stack(nn.Module):
         c_in = [C] + [c for c, _ in plan[:-1]]
         self.cells = nn.ModuleList(ResidualReduction(ci, c) if reduction else make_cell(c)
                                    for ci, (c, reduction) in zip(c_in, plan))
-        self.cell_index = [k for k, (_, reduction) in enumerate(plan) if not reduction]
         self.head = Head(plan[-1][0], num_classes)
         self.num_classes, self.num_features = num_classes, plan[-1][0]
 
@@ -82,11 +82,9 @@ class InferCell(nn.Module):
         self.edge_ops = genotype.edge_ops
         self.edges = nn.ModuleList(build_op(op, C, C, 1, True) if op != "none" else nn.Identity()
                                    for op in genotype.edge_ops)
-        self.drop_prob = 0.0
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, drop: float = 0.0) -> Tensor:
         nodes = [x]
-        drop = self.drop_prob if self.training else 0.0
         for j in range(1, NODES):
             terms = []
             for e, (node, i) in enumerate(EDGES):
@@ -98,36 +96,20 @@ class InferCell(nn.Module):
         return nodes[-1]
 
 
-class NB201Network(NB201Stack):
+class NB201Network(WithoutAuxiliaryHead, NB201Stack):
     """The benchmark's network of one architecture (the retrain's and the timm entry's)."""
 
     def __init__(self, genotype: NB201Genotype, in_channels: int = 3, num_classes: int = 10, C: int = 16,
                  cells_per_stage: int = 5, drop_path_prob: float = 0.0):
         super().__init__(in_channels, num_classes, C, cells_per_stage, lambda c: InferCell(genotype, c))
         self.genotype = genotype
-        self.auxiliary_head = None
         self.drop_path_prob = drop_path_prob
-
-    @property
-    def drop_path_prob(self) -> float:
-        return self._drop_path_prob
-
-    @drop_path_prob.setter
-    def drop_path_prob(self, p: float) -> None:
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop path probability must be in [0, 1), got {p}")
-        self._drop_path_prob = p
-        for k in self.cell_index:
-            self.cells[k].drop_prob = p
-
-    def forward_with_aux(self, x: Tensor) -> tuple[Tensor, None]:
-        """The retrain loop's interface (no auxiliary head)."""
-        return self.forward(x), None
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.stem(x)
+        drop = self.drop_path_prob if self.training else 0.0
         for cell in self.cells:
-            x = cell(x)
+            x = cell(x, drop) if isinstance(cell, InferCell) else cell(x)
         return x
 
     def forward(self, x: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ from timm.layers import drop_path
 from torch import Tensor, nn
 
 from ...ops import build_op
+from ..base import WithoutAuxiliaryHead
 from .genotype import ChainGenotype, keeps_shape
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class Residual(nn.Module):
         return x + self.block(x) if self.skip else self.block(x)
 
 
-class ChainNetwork(nn.Module):
+class ChainNetwork(WithoutAuxiliaryHead, nn.Module):
     """The discrete network of a chain genotype, with timm EfficientNet's module names
     (conv_stem, bn1, blocks.<stage>.<i>, conv_head, bn2, classifier).  Drop path (its
     probability set per epoch by the retrain loop) drops the residual branches in training."""
@@ -55,22 +56,7 @@ class ChainNetwork(nn.Module):
         self.bn2, self.act2 = bn(genotype.feature_mix), nn.ReLU6()
         self.classifier = nn.Linear(genotype.feature_mix, num_classes)
         self.num_classes = num_classes
-        self.auxiliary_head = None
         self.drop_path_prob = drop_path_prob
-
-    @property
-    def drop_path_prob(self) -> float:
-        return self._drop_path_prob
-
-    @drop_path_prob.setter
-    def drop_path_prob(self, p: float) -> None:
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop path probability must be in [0, 1), got {p}")
-        self._drop_path_prob = p
-
-    def forward_with_aux(self, x: Tensor) -> tuple[Tensor, None]:
-        """The retrain loop's interface (a chain has no auxiliary head)."""
-        return self.forward(x), None
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.act1(self.bn1(self.conv_stem(x)))
