@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = ()) -> 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(f"{path}: cannot be read as a checkpoint ({type(e).__name__}: {e}). "
-                              "It is corrupted or not a supernet checkpoint; the run's genotype.json "
-                              "and metrics.csv are untouched, and a new run can start from scratch") from None
+        # torch's own message advises weights_only=False, which would run the file's pickled code: not passed on
+        what = "it holds objects other than tensors and plain data" if isinstance(e, pickle.UnpicklingError) \
+            else f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise CheckpointError(f"{path}: cannot be read as a checkpoint ({what}). It is corrupted or not a "
+                              "supernet checkpoint; nothing else in its folder was changed") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} checkpoint")
     missing = [k for k in required if k not in state]

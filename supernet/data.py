@@ -345,6 +345,8 @@ def build_dataset(cfg, train: bool, augment: bool) -> tuple[Dataset, DataInfo]:
                 "imagefolder": _imagefolder, "cifar10_folder": _cifar10_folder}
     if cfg.name not in builders:
         raise ValueError(f"unknown data set {cfg.name!r}; known: {', '.join(DATASETS)}")
+    if cfg.limit < 0:
+        raise ValueError(f"data.limit={cfg.limit}: give the number of training images to keep, or 0 for all")
     ds, info = builders[cfg.name](cfg, train, augment)
     if train and cfg.limit > 0:
         if cfg.name == "cifar10_folder":

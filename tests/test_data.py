@@ -328,3 +328,8 @@ def test_cifar10_folder_bad_images(tmp_path):
     with pytest.raises(ValueError, match=re.escape(f"{bad} is 32x30, not 32x32")):
         build_dataset(_folder_cfg(tmp_path), train=True, augment=False)
     assert not (tmp_path / "cache").exists()                             # nothing half-built is cached
+
+
+def test_a_negative_limit_is_refused():
+    with pytest.raises(ValueError, match="data.limit=-5: give the number of training images to keep, or 0"):
+        build_dataset(DataConfig(limit=-5), train=True, augment=False)

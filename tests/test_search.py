@@ -239,3 +239,19 @@ def test_a_second_run_into_a_folder_another_run_writes_is_refused(tmp_path, tiny
     result = run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0}), tmp_path / "run",
                         data=tiny_data)
     assert result.metrics and RunFolder(tmp_path / "run", True, "search").claim() is None   # released at the end
+
+
+def test_settings_that_cannot_work_say_which(tmp_path, tiny_data):
+    with pytest.raises(ValueError, match="space.init_channels.*must be >= 1"):
+        run_search(tiny_config(**{"space.init_channels": 0}), tmp_path / "a", data=tiny_data)
+    with pytest.raises(ValueError, match="strategy.arch_lr must be > 0"):
+        run_search(tiny_config(**{"strategy.arch_lr": -1.0}), tmp_path / "b", data=tiny_data)
+
+
+def test_a_checkpoint_holding_code_is_refused_without_advice_to_run_it(tmp_path):
+    """torch's message suggests weights_only=False, which would run the file's pickle: never passed on."""
+    torch.save({"format": "supernet.checkpoint/v1", "f": print},
+               tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "checkpoint.pt")
+    assert "objects other than tensors" in str(err.value) and "weights_only" not in str(err.value)

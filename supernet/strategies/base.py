@@ -74,6 +74,9 @@ def step_metrics(loss: Tensor, logits: Tensor, y: Tensor) -> dict[str, float]:
 
 
 def arch_adam(params, cfg) -> torch.optim.Adam:
+    if not cfg.arch_lr > 0 or cfg.arch_weight_decay < 0:
+        raise ValueError(f"strategy.arch_lr must be > 0 and strategy.arch_weight_decay >= 0, got {cfg.arch_lr} and "
+                         f"{cfg.arch_weight_decay}")
     return torch.optim.Adam(params, lr=cfg.arch_lr, betas=tuple(cfg.arch_betas),
                             weight_decay=cfg.arch_weight_decay)
 

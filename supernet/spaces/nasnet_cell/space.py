@@ -51,8 +51,9 @@ class CellSpace(SearchSpace):
 
     def __init__(self, nodes: int, ops: Sequence[str], layers: int = 5, init_channels: int = 8,
                  stem_multiplier: int = 3, share_inputs: bool = True):
-        if nodes < 1:
-            raise ValueError(f"space.nodes must be >= 1, got {nodes}")
+        if nodes < 1 or layers < 1 or init_channels < 1 or stem_multiplier < 1:
+            raise ValueError(f"space.nodes, space.layers, space.init_channels and space.stem_multiplier must be >= 1, "
+                             f"got {nodes}, {layers}, {init_channels}, {stem_multiplier}")
         check_ops(list(ops))
         if all(op == "none" for op in ops):
             raise ValueError("space.ops needs at least one op other than 'none'")
