@@ -125,13 +125,12 @@ def main() -> None:
 
     print(f"\n{'strategy':10s} {'mean':>6s} {'sd':>5s} {'pct of mean':>11s} {'min':>6s} {'max':>6s}  {'minutes':>7s}  "
           f"published (200 ep)")
-    values = table.values(column)
     for name in args.strategies:
         acc = [r[column] for r in rows if r["strategy"] == name]
         if not acc:
             continue
         mean = statistics.fmean(acc)
-        pct = 100 * sum(v <= mean for v in values) / len(values)
+        pct = table.percentile_of(mean, column)
         minutes = statistics.fmean(r["seconds"] for r in rows if r["strategy"] == name) / 60
         print(f"{name:10s} {mean:6.2f} {statistics.stdev(acc) if len(acc) > 1 else 0:5.2f} {pct:11.2f} "
               f"{min(acc):6.2f} {max(acc):6.2f}  {minutes:7.1f}  {PUBLISHED.get(name, '')}")

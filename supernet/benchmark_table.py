@@ -95,13 +95,14 @@ class BenchmarkTable:
         except KeyError:
             raise KeyError(f"{self.path} has no row for {getattr(genotype, 'arch', genotype)}") from None
 
-    def values(self, column: str) -> list[float]:
-        """The column over the whole table, sorted."""
-        return self._sorted[column]
-
     def percentile(self, genotype: Any, column: str) -> float:
         """Percentage of the table's architectures whose ``column`` is at most this one's."""
-        return 100.0 * bisect_right(self._sorted[column], self[genotype][column]) / len(self)
+        return self.percentile_of(self[genotype][column], column)
+
+    def percentile_of(self, value: float, column: str) -> float:
+        """Percentage of the table's architectures whose ``column`` is at most ``value`` (a mean
+        over searches, say)."""
+        return 100.0 * bisect_right(self._sorted[column], value) / len(self)
 
     def value_at(self, column: str, percentile: float) -> float:
         """The ``column`` value at ``percentile`` of the space (nearest rank)."""
