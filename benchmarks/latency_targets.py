@@ -29,6 +29,7 @@ from omegaconf import OmegaConf
 from supernet.config import register_configs
 from supernet.data import build_search_data
 from supernet.distributed import World
+from supernet.latency.constraint import Rules, latency_bounds
 from supernet.latency.target import hardware_target
 from supernet.plots import plot_accuracy_latency
 from supernet.search import child_probe, run_search
@@ -61,7 +62,7 @@ def main() -> None:
                          + overrides)
     train_set, val_set, info = build_search_data(base.data, base.seed)
     hw = hardware_target(base, build_space(base.space), info, STRATEGIES[a.strategies[0]])
-    low, high = hw.predictor.latency_range()
+    low, high = latency_bounds(hw.space, hw.predictor, Rules(base.strategy.max_skip))
     fractions = [0.15 + 0.6 * i / max(a.targets - 1, 1) for i in range(a.targets)]
     targets = [round(low + f * (high - low), 3) for f in fractions]
     print(f"{base.space.name} on {base.hardware.name}: table latencies {low:.3f}-{high:.3f} ms; targets {targets}; "

@@ -1,89 +1,261 @@
-"""Hard latency constraints, because a soft penalty alone often misses the target: a
-latency-constrained derive, and rejection of sampled children over the target."""
+"""Hard latency constraints, because a soft penalty alone often misses the target: the exact
+latency-constrained derive, the latency range the derive rules allow, and rejection of sampled
+children over the target.
+
+Latency (the table's calibrated sum over the paths that run) and the strategy's log-score are
+both sums over slots, so "the most probable architecture within [floor T, T]" is a
+multiple-choice knapsack, solved by dynamic programming over the slots with what the derive
+rules count (skip-connects, which cell inputs are read, the source the edge's previous slot
+read) in the state.  A space of at most EXACT_LIMIT architectures (NAS-Bench-201's 15,625)
+keeps every distinct latency and is exact.  A larger one adds latencies in steps of 1/RESOLUTION
+of its range: its answer lies in the window asked for and is at least as probable as every
+architecture within [floor T + e, T - e], e = slots x step (``error_ms``).  The fastest and the
+slowest admissible architectures are exact either way, so "no architecture meets the target" is
+said exactly when none does.
+"""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Optional
 
+import numpy as np
+import torch
 from torch import Tensor
 
 from ..gates import Gate
-from ..spaces.base import SearchSpace
+from ..spaces.base import Edge, SearchSpace
 from .predict import LatencyPredictor
 
+EXACT_LIMIT = 1 << 16
+RESOLUTION = 4096
+SlotScores = Callable[[Edge, int], Tensor]     # (edge, slot) -> log-score of each (source, op) the slot may pick
 
-def _moves(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor, choice: dict[str, int],
-           admissible) -> list[tuple[float, dict[str, int], float]]:
-    """Every admissible single-decision change of ``choice``: (log-probability it gives up, the
-    new choice, its table latency)."""
-    out = []
-    for d in space.decisions:
-        for c in range(len(d.candidates)):
-            if c == choice[d.name] or c in d.never_derived:
+
+@dataclass(frozen=True)
+class Rules:
+    """What a derived architecture obeys besides latency: at most ``max_skip`` skip-connects
+    per cell (-1: no cap; the space counts them) and, as DARTS derives, distinct inputs per node
+    (read in ascending order)."""
+    max_skip: int = -1
+    distinct_inputs: bool = False
+
+
+@dataclass(frozen=True)
+class Pick:
+    source: int
+    op: int
+    ms: float
+    score: float
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Slot:
+    input_name: Optional[str]
+    op_name: str
+    picks: tuple[Pick, ...]
+    after_source: bool      # its source must be above the one the edge's previous slot read
+    keeps_source: bool      # the edge's next slot needs this slot's source
+
+
+@dataclass(frozen=True)
+class ConstrainedChoice:
+    choice: dict[str, int]
+    latency_ms: float
+    error_ms: float         # 0: exact; else how far inside the window a more probable architecture may lie
+
+
+class Knapsack:
+    """The slots of one space under one set of rules, and the programmes over them.  A state is
+    (the rule counts, the source the edge's previous slot read); counts with a limit are
+    dropped once no later slot adds to them (the limit was checked on the way)."""
+
+    def __init__(self, space: SearchSpace, predictor: LatencyPredictor, rules: Rules,
+                 scores: Optional[SlotScores] = None):
+        self.space, self.rules = space, rules
+        self.limits = space.count_limits(rules.max_skip)
+        cal = predictor.calibration
+        scale, per_op = cal.get("scale", 1.0), cal.get("per_op_ms", 0.0)
+        cost: dict[str, Tensor] = {}
+        for key, lut, runs in predictor.units:
+            cost[key] = cost.get(key, 0.0) + scale * lut + per_op * runs
+        self.base_ms = scale * predictor.fixed_ms + cal.get("constant_ms", 0.0)
+        self.slots: list[Slot] = []
+        for key, edge in space.edges.items():
+            for s, (input_name, op_name) in enumerate(edge.slots):
+                ms = cost.get(key, torch.zeros(edge.sources, len(edge.ops), dtype=torch.float64))
+                score = (scores(edge, s).detach().double() if scores
+                         else torch.zeros(edge.sources, len(edge.ops), dtype=torch.float64))
+                picks = tuple(Pick(src, op, float(ms[src, op]), float(score[src, op]),
+                                   space.slot_counts(edge, src, op, rules.max_skip))
+                              for src in range(edge.sources if input_name else 1) for op in range(len(edge.ops))
+                              if op not in edge.never_derived)
+                distinct = rules.distinct_inputs and input_name is not None
+                self.slots.append(Slot(input_name, op_name, picks, distinct and s > 0,
+                                       distinct and s + 1 < len(edge.slots)))
+        added = [tuple(any(p.counts[j] for p in slot.picks) for j in range(len(self.limits))) for slot in self.slots]
+        self.live = [tuple(any(a[j] for a in added[i:]) for j in range(len(self.limits)))
+                     for i in range(1, len(self.slots) + 1)]     # counts some slot after slot i still adds to
+
+    def size(self) -> int:
+        return int(np.prod([float(len(s.picks)) for s in self.slots]))
+
+    def start(self) -> tuple:
+        return tuple(0 for _ in self.limits), -1
+
+    def step(self, i: int, state: tuple, pick: Pick) -> Optional[tuple]:
+        """The state after slot ``i`` takes ``pick`` (None: the rules forbid it)."""
+        counts, last = state
+        slot = self.slots[i]
+        if slot.after_source and pick.source <= last:
+            return None
+        new = []
+        for c, a, limit, live in zip(counts, pick.counts, self.limits, self.live[i]):
+            c += a
+            if limit is None:
+                new.append(min(c, 1))
+            elif c > limit:
+                return None
+            else:
+                new.append(c if live else 0)
+        return tuple(new), pick.source if slot.keeps_source else -1
+
+    def admissible(self, state: tuple) -> bool:
+        return self.space.admissible_counts(state[0], self.rules.max_skip)
+
+    def labels(self, key: Callable[[float], object], better: Callable[[tuple, tuple], bool]) -> list[tuple]:
+        """Every admissible final (ms, score, picks), one per (state, ``key(ms)``) as ``better``
+        keeps them (every distinct latency when ``key`` is the identity)."""
+        layer = {(self.start(), key(0.0)): (0.0, 0.0, None)}
+        for i, slot in enumerate(self.slots):
+            nxt: dict = {}
+            for (state, _), label in layer.items():
+                for pick in slot.picks:
+                    ns = self.step(i, state, pick)
+                    if ns is None:
+                        continue
+                    new = (label[0] + pick.ms, label[1] + pick.score, (label[2], pick))
+                    k = (ns, key(new[0]))
+                    if k not in nxt or better(new, nxt[k]):
+                        nxt[k] = new
+            layer = nxt
+        return [(self.base_ms + ms, score, unwind(back)) for (state, _), (ms, score, back) in layer.items()
+                if self.admissible(state)]
+
+    def extreme(self, fastest: bool) -> tuple[float, list[Pick]]:
+        """The exact fastest (or slowest) admissible architecture: (ms, picks)."""
+        sign = 1 if fastest else -1
+        labels = self.labels(lambda ms: None, lambda a, b: sign * a[0] < sign * b[0])
+        if not labels:
+            raise ValueError("no architecture of this space obeys the derive rules (strategy.max_skip, the cell "
+                             "inputs): relax the skip cap or use more ops")
+        ms, _, picks = min(labels, key=lambda label: sign * label[0])
+        return ms, picks
+
+    def bucketed(self, step_ms: float, windows: list[tuple[float, float]]) -> list[tuple]:
+        """Per admissible state and window (low, high) of ``windows``, the final (ms, score,
+        picks) of the highest score within it, of the most probable architecture kept per
+        latency step of ``step_ms`` (numpy arrays over the steps)."""
+        lows = [min(p.ms for p in s.picks) for s in self.slots]
+        shifts = [[int(round((p.ms - low) / step_ms)) for p in s.picks] for s, low in zip(self.slots, lows)]
+        n = sum(max(q) for q in shifts) + 1
+        score = np.full(n, -np.inf)
+        score[0] = 0.0
+        layer = {self.start(): (score, np.zeros(n))}
+        history = []
+        for i, slot in enumerate(self.slots):
+            states, nxt = list(layer), {}
+            for sid, state in enumerate(states):
+                score, ms = layer[state]
+                for pid, (pick, q) in enumerate(zip(slot.picks, shifts[i])):
+                    ns = self.step(i, state, pick)
+                    if ns is None:
+                        continue
+                    if ns not in nxt:
+                        nxt[ns] = (np.full(n, -np.inf), np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32))
+                    s2, m2, from_state, from_pick = nxt[ns]
+                    cand = score[:n - q] + pick.score
+                    better = np.flatnonzero(cand > s2[q:])
+                    s2[q + better], m2[q + better] = cand[better], ms[better] + pick.ms
+                    from_state[q + better], from_pick[q + better] = sid, pid
+            history.append((states, {ns: arrays[2:] for ns, arrays in nxt.items()}))
+            layer = {ns: arrays[:2] for ns, arrays in nxt.items()}
+        out = []
+        for state, (score, ms) in layer.items():
+            if not self.admissible(state):
                 continue
-            trial = {**choice, d.name: c}
-            if admissible(trial):
-                out.append((float(logp[d.name][choice[d.name]] - logp[d.name][c]), trial,
-                            predictor.of_genotype(space.genotype(trial))))
-    return out
+            for low, high in windows:
+                inside = np.where((self.base_ms + ms >= low) & (self.base_ms + ms <= high), score, -np.inf)
+                b = int(inside.argmax())
+                if inside[b] > -np.inf:
+                    out.append((self.base_ms + float(ms[b]), float(score[b]), self._back(history, shifts, state, b)))
+        return out
+
+    def _back(self, history, shifts, state, at: int) -> list[Pick]:
+        picks = []
+        for i in range(len(self.slots) - 1, -1, -1):
+            states, back = history[i]
+            from_state, from_pick = back[state]
+            pid = int(from_pick[at])
+            picks.append(self.slots[i].picks[pid])
+            state, at = states[int(from_state[at])], at - shifts[i][pid]
+        return picks[::-1]
+
+    def choice(self, picks: list[Pick]) -> dict[str, int]:
+        out = {}
+        for slot, pick in zip(self.slots, picks):
+            if slot.input_name:
+                out[slot.input_name] = pick.source
+            out[slot.op_name] = pick.op
+        return out
 
 
-def _greedy_step(moves, lat: float, accept) -> tuple[dict[str, int], float] | None:
-    """Of ``moves`` (:func:`_moves` from a choice of latency ``lat``), the one whose latency
-    ``accept``s at the least log-probability given up per millisecond moved; None when there is
-    none."""
-    scored = [(cost / abs(lat - t), trial, t) for cost, trial, t in moves if t != lat and accept(t)]
-    return min(scored, key=lambda m: m[0])[1:] if scored else None
+def unwind(back) -> list[Pick]:
+    picks = []
+    while back is not None:
+        back, pick = back
+        picks.append(pick)
+    return picks[::-1]
 
 
-def _pair_step(space: SearchSpace, logp: Mapping[str, Tensor], predictor: LatencyPredictor, moves,
-               low: float, high: float, admissible, tries: int = 8) -> tuple[dict[str, int], float] | None:
-    """Two changes at once, for when no single one of ``moves`` lands in [``low``, ``high``] (a
-    space of coarse latency steps, such as the chain's blocks): one of the ``tries`` cheapest
-    moves past ``high``, then the change back that lands in the window; the pair that gives up the
-    least log-probability, or None."""
-    ups = sorted((m for m in moves if m[2] > high), key=lambda m: m[0])
-    best = None
-    for up_cost, up, _ in ups[:tries]:
-        for down_cost, trial, t in _moves(space, logp, predictor, up, admissible):
-            if low <= t <= high and (best is None or up_cost + down_cost < best[0]):
-                best = (up_cost + down_cost, trial, t)
-    return best and best[1:]
+def ms_up(ms: float) -> str:
+    """``ms`` rounded up to what it prints, so that a target of the printed figure is met."""
+    return f"{math.ceil(ms * 1e4) / 1e4:.4f}"
 
 
-def constrained_choice(space: SearchSpace, probs: Mapping[str, Tensor], predictor: LatencyPredictor,
-                       target_ms: float, choice: Mapping[str, int],
-                       admissible: Callable[[Mapping[str, int]], bool] = lambda choice: True,
-                       floor: float = 0.0) -> dict[str, int]:
-    """Starting from ``choice`` (the unconstrained derive), change one decision at a time, each
-    time the change that gives up the least log-probability per millisecond saved, until the
-    table latency is within ``target_ms``; then, while it is below ``floor * target_ms``, the
-    change that gives up the least per millisecond spent without passing the target (a network
-    far under its budget leaves accuracy unbought; when no single change lands within the
-    window, a pair does).  `none` is never derived, and every step stays ``admissible`` (the
-    strategy's other derive rules, such as the skip cap)."""
-    if set(probs) != set(space.by_name):
-        raise ValueError("latency.constrained_derive needs a strategy that gives one probability vector per "
-                         f"decision; this one lacks {sorted(set(space.by_name) - set(probs))[:3]} and gives "
-                         f"{sorted(set(probs) - set(space.by_name))[:3]} that are not decisions")
-    logp = {k: p.detach().clamp_min(1e-12).log() for k, p in probs.items()}
-    choice = dict(choice)
-    lat = predictor.of_genotype(space.genotype(choice))
-    while lat > target_ms:
-        step = _greedy_step(_moves(space, logp, predictor, choice, admissible), lat, lambda t, lat=lat: t < lat)
-        if step is None:
-            raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: the "
-                             f"fastest this greedy derive reaches is {lat:.3f} ms (one decision at a time, "
-                             "within strategy.max_skip); raise the target, the skip cap or shrink the space")
-        choice, lat = step
-    while lat < floor * target_ms:
-        moves = _moves(space, logp, predictor, choice, admissible)
-        step = (_greedy_step(moves, lat, lambda t, lat=lat: lat < t <= target_ms)
-                or _pair_step(space, logp, predictor, moves, floor * target_ms, target_ms, admissible))
-        if step is None:
-            break
-        choice, lat = step
-    return choice
+def latency_bounds(space: SearchSpace, predictor: LatencyPredictor, rules: Rules = Rules()) -> tuple[float, float]:
+    """(fastest, slowest) table latency of the architectures derive may return under ``rules``."""
+    knapsack = Knapsack(space, predictor, rules)
+    return knapsack.extreme(True)[0], knapsack.extreme(False)[0]
+
+
+def constrained_choice(space: SearchSpace, scores: SlotScores, predictor: LatencyPredictor, target_ms: float,
+                       rules: Rules = Rules(), floor: float = 0.0) -> ConstrainedChoice:
+    """The architecture of the highest total log-``scores`` whose table latency lies within
+    [``floor * target_ms``, ``target_ms``] (a network far under its budget leaves accuracy
+    unbought); when none does, the highest within ``target_ms``; `none` never where the space
+    does not derive it, and ``rules`` kept throughout."""
+    knapsack = Knapsack(space, predictor, rules, scores)
+    eps = 1e-9 * max(abs(target_ms), 1.0)
+    fastest_ms, fastest = knapsack.extreme(True)
+    if fastest_ms > target_ms + eps:
+        raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: the fastest the "
+                         f"derive rules allow is {ms_up(fastest_ms)} ms; raise the target, the skip cap "
+                         "(strategy.max_skip) or shrink the space")
+    windows = [(floor * target_ms - eps, target_ms + eps), (-np.inf, target_ms + eps)]
+    if knapsack.size() <= EXACT_LIMIT:
+        labels, error = knapsack.labels(lambda ms: ms, lambda a, b: a[1] > b[1]), 0.0
+    else:
+        step = max(knapsack.extreme(False)[0] - fastest_ms, eps) / RESOLUTION
+        labels, error = knapsack.bucketed(step, windows), len(knapsack.slots) * step
+    labels.append((fastest_ms, -np.inf, fastest))
+    for low, high in windows:
+        within = [label for label in labels if low <= label[0] <= high]
+        if within:
+            ms, _, picks = max(within, key=lambda label: label[1])
+            return ConstrainedChoice(knapsack.choice(picks), ms, error)
+    raise AssertionError("the fastest architecture is within the target")
 
 
 @dataclass

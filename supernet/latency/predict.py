@@ -27,8 +27,9 @@ class LatencyPredictor:
             table[missing[0]]   # raises MissingEntryError naming the signature and the command
         self.space, self.model, self.table = space, model, table
         self.fixed_ms = sum(table[s] for s in model.fixed)
-        self.units = [(key, torch.tensor([[0.0 if s is None else table[s] for s in row] for row in sigs]),
-                       torch.tensor([[0.0 if s is None else 1.0 for s in row] for row in sigs]))
+        self.units = [(key, torch.tensor([[0.0 if s is None else table[s] for s in row] for row in sigs],
+                                         dtype=torch.float64),
+                       torch.tensor([[0.0 if s is None else 1.0 for s in row] for row in sigs], dtype=torch.float64))
                       for key, sigs in model.units]
 
     def expected(self, weights: Mapping[str, Tensor], calibrated: bool = True) -> Tensor:
@@ -52,29 +53,13 @@ class LatencyPredictor:
         return self.table.calibration.get(self.model.key, {})
 
     def path_weights(self, genotype: Any) -> dict[str, Tensor]:
-        """Path weights of a discrete architecture of the space (a path counts once per slot)."""
-        return path_weights(self.space, one_hot(self.space, self.space.choice_of(genotype)))
+        """Path weights of a discrete architecture of the space (a path counts once per slot), in
+        float64: a table latency is compared with targets and sums exactly."""
+        one = {k: p.double() for k, p in one_hot(self.space, self.space.choice_of(genotype)).items()}
+        return path_weights(self.space, one)
 
     def of_genotype(self, genotype: Any, calibrated: bool = True) -> float:
         return self.expected(self.path_weights(genotype), calibrated).item()
-
-    def latency_range(self) -> tuple[float, float]:
-        """(cheapest, dearest) table latency of the networks derive can return: every slot of
-        every edge takes, alone, its cheapest (dearest) derivable (source, op) pair over all the
-        cell instances that share its decisions (latency is a sum over the paths that run)."""
-        cal = self.calibration
-        scale, per_op = cal.get("scale", 1.0), cal.get("per_op_ms", 0.0)
-        by_edge: dict[str, Tensor] = {}
-        for key, lut, runs in self.units:
-            by_edge[key] = by_edge.get(key, 0.0) + scale * lut + per_op * runs
-        low = high = scale * self.fixed_ms + cal.get("constant_ms", 0.0)
-        for key, cost in by_edge.items():
-            edge = self.space.edges[key]
-            keep = torch.ones_like(cost, dtype=torch.bool)
-            keep[:, edge.never_derived] = False
-            low += len(edge.slots) * float(cost[keep].min())
-            high += len(edge.slots) * float(cost[keep].max())
-        return low, high
 
     def ops_run(self, genotype: Any) -> float:
         """How many ops an end-to-end run of ``genotype`` executes (the calibration's regressor)."""

@@ -22,7 +22,7 @@ from ..plots import plot_latency_validation
 from ..spaces import build_space
 from ..spaces.base import SearchSpace, uniform_choice
 from ..stats import kendall_tau, mape, spearman_rho
-from .constraint import constrained_choice
+from .constraint import constrained_choice, latency_bounds
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
 from .table import LatencyTable, TableError, load_table, measurement_meta
@@ -109,16 +109,19 @@ def random_genotypes(space: SearchSpace, k: int, seed: int) -> list:
 
 
 def spanning_genotypes(predictor: LatencyPredictor, k: int, seed: int) -> list:
-    """``k`` children spread evenly over the space's table latency range, each the constrained
-    derive of a uniformly random child to a target within it.  Uniform children cluster in the
-    middle of the range; derives for low and high targets land at its ends, with other op mixes
-    (a calibration fitted on uniform children alone missed the cheapest by 37%)."""
+    """``k`` children spread evenly over the latency range derive may return, each the most
+    probable under seeded random scores within [0.95 t, t] of a target t in it.  Uniform
+    children cluster in the middle of the range; these reach its ends, with other op mixes (a
+    calibration fitted on uniform children alone missed the cheapest by 37%)."""
     g, space = torch.Generator().manual_seed(seed), predictor.space
-    low, high = predictor.latency_range()
-    uniform = {d.name: torch.full((len(d.candidates),), 1 / len(d.candidates)) for d in space.decisions}
-    return [space.genotype(constrained_choice(space, uniform, predictor, low + (high - low) * (i + 0.5) / k,
-                                              uniform_choice(space, g, allow_none=False), floor=0.95))
-            for i in range(k)]
+    low, high = latency_bounds(space, predictor)
+    out = []
+    for i in range(k):
+        noise = {(key, s): torch.rand(edge.sources, len(edge.ops), generator=g, dtype=torch.float64).log()
+                 for key, edge in space.edges.items() for s in range(len(edge.slots))}
+        out.append(space.genotype(constrained_choice(space, lambda edge, s: noise[edge.key, s], predictor,
+                                                     low + (high - low) * (i + 0.5) / k, floor=0.95).choice))
+    return out
 
 
 def end_to_end_ms(genotype, space: SearchSpace, info, bench: Bench) -> float:

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..gates import Gate
 from ..spaces.base import SearchSpace, space_class
-from .constraint import RejectOverTarget, constrained_choice
+from .constraint import RejectOverTarget, Rules, constrained_choice, latency_bounds, ms_up
 from .loss import LOSS_FORMS, DualMultiplier, check_target, latency_loss, mnas_reward
 from .predict import LatencyPredictor
 from .profile import DRIFT, Bench, end_to_end_ms, table_drift
@@ -86,9 +86,8 @@ class HardwareTarget:
         genotype = strategy.derive()
         if not self.cfg.constrained_derive:
             return genotype
-        choice = constrained_choice(self.space, strategy.probabilities(), self.predictor, self.target_ms,
-                                    self.space.choice_of(genotype), strategy.admissible, self.cfg.derive_floor)
-        return self.space.genotype(choice)
+        return self.space.genotype(constrained_choice(self.space, strategy.slot_scores, self.predictor, self.target_ms,
+                                                      strategy.rules, self.cfg.derive_floor).choice)
 
     def not_comparable(self) -> str | None:
         """Why a latency measured in this process would not be comparable with the table's
@@ -135,13 +134,14 @@ def profile_command(cfg, info) -> str:
             f"space={group} " + " ".join(fields))
 
 
-def check_reachable(predictor: LatencyPredictor, target_ms: float, hardware: str) -> None:
-    """Refuse a target below the cheapest network of the space; say when it is above the
-    dearest (then the latency term has nothing to do)."""
-    low, high = predictor.latency_range()
-    if target_ms < low:
-        raise ValueError(f"latency.target_ms={target_ms} is below the cheapest network of this space on {hardware} "
-                         f"({low:.3f} ms; the dearest is {high:.3f} ms): raise the target or shrink the space")
+def check_reachable(predictor: LatencyPredictor, target_ms: float, hardware: str, rules: Rules) -> None:
+    """Refuse a target below the cheapest network derive may return (its rules, the skip cap
+    included); say when it is above the dearest (then the latency term has nothing to do)."""
+    low, high = latency_bounds(predictor.space, predictor, rules)
+    if target_ms < low - 1e-9 * max(low, 1.0):
+        raise ValueError(f"latency.target_ms={target_ms} is below the cheapest network derive may return in this space "
+                         f"on {hardware} ({ms_up(low)} ms with strategy.max_skip={rules.max_skip}; the dearest is "
+                         f"{high:.4f} ms): raise the target, the skip cap or shrink the space")
     if target_ms > high:
         log.warning(f"latency.target_ms={target_ms} is above the dearest network of this space on {hardware} "
                     f"({high:.3f} ms): every architecture meets it, and the latency term only slows the search")
@@ -179,7 +179,7 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
         raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
                                 f"size with: {profile_command(cfg, info)}") from None
     if target is not None:
-        check_reachable(predictor, target, hw.name)
+        check_reachable(predictor, target, hw.name, Rules(cfg.strategy.max_skip, strategy_cls.distinct_inputs))
     if not predictor.calibration and "imported" not in table.meta:
         log.warning(f"{hw.table} has no calibration for this network configuration: its latencies are the raw sum "
                     "of the ops, which misses what an end-to-end run pays besides them; fit one with: "

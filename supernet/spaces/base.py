@@ -114,10 +114,35 @@ class SearchSpace:
         prefers each op of a slot, ``probabilities`` each candidate of every decision."""
         return choice
 
+    def slot_counts(self, edge: Edge, source: int, op: int, max_skip: int) -> tuple[int, ...]:
+        """What the derive rules count of one slot's pick (summed over slots; the cell space:
+        skip-connects and the cell inputs read, per cell type)."""
+        return ()
+
+    def count_limits(self, max_skip: int) -> tuple[Optional[int], ...]:
+        """Per count of :meth:`slot_counts`: the most a derived architecture may have, or None
+        for a flag (whether any slot counts it)."""
+        return ()
+
+    def admissible_counts(self, counts: tuple[int, ...], max_skip: int) -> bool:
+        """Whether an architecture whose counts meet their limits (flags 0 or 1) obeys the rest
+        of the derive rules (the cell space: every cell reaches the classifier)."""
+        return True
+
     def admissible(self, choice: Mapping[str, int], max_skip: int) -> bool:
         """Whether ``choice`` obeys the derive rules, so that a constrained derive that swaps
-        ops for latency keeps every hard constraint at once."""
-        return True
+        ops for latency keeps every hard constraint at once (one definition: the counts, which
+        the constrained derive sums slot by slot)."""
+        limits = self.count_limits(max_skip)
+        total = [0] * len(limits)
+        for edge in self.edges.values():
+            for input_name, op_name in edge.slots:
+                adds = self.slot_counts(edge, choice[input_name] if input_name else 0, choice[op_name], max_skip)
+                total = [t + a for t, a in zip(total, adds)]
+        if any(limit is not None and t > limit for t, limit in zip(total, limits)):
+            return False
+        return self.admissible_counts(tuple(min(t, 1) if limit is None else t for t, limit in zip(total, limits)),
+                                      max_skip)
 
     def unread_parts(self, genotype: Any) -> list[str]:
         """Parts of this space's network for ``genotype`` that run but never reach the classifier

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gates import Gate, child_gates
-from ..spaces.base import Decision, SearchSpace, build_space, derivable, path_weights
+from ..latency.constraint import Rules
+from ..spaces.base import Decision, Edge, SearchSpace, build_space, derivable, path_weights
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Strategy(nn.Module):
     name = "base"
     samples_children = True          # the weight step trains one sampled child (darts: the mixture)
     reward_driven = False            # the arch update reads a reward (reinforce, enas; random ranks by it)
+    distinct_inputs = False          # derive reads distinct inputs per node (darts)
     optimizer: Optional[torch.optim.Optimizer] = None
 
     def __init__(self, space: SearchSpace, cfg, reward: Optional[Reward] = None,
@@ -176,9 +178,22 @@ class Strategy(nn.Module):
         return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, self.cfg.max_skip,
                                                            self.probabilities()))
 
-    def admissible(self, choice: Mapping[str, int]) -> bool:
-        """Whether ``choice`` obeys the space's derive rules (a constrained derive keeps them)."""
-        return self.space.admissible(choice, self.cfg.max_skip)
+    @property
+    def rules(self) -> Rules:
+        """The derive rules a constrained derive keeps (the skip cap; DARTS: distinct inputs)."""
+        return Rules(self.cfg.max_skip, self.distinct_inputs)
+
+    def slot_scores(self, edge: Edge, slot: int) -> Tensor:
+        """Log-probability of every (source, op) that ``edge``'s slot ``slot`` may pick: what a
+        constrained derive maximises, summed over the slots."""
+        probs = self.probabilities()
+        input_name, op_name = edge.slots[slot]
+        missing = [name for name in (input_name, op_name) if name and name not in probs]
+        if missing:
+            raise ValueError(f"latency.constrained_derive needs a probability vector per decision, and {self.name} "
+                             f"gives none for {missing[0]}")
+        p_in = probs[input_name] if input_name else torch.ones(1)
+        return p_in.detach().clamp_min(1e-12).log()[:, None] + probs[op_name].detach().clamp_min(1e-12).log()[None, :]
 
     def path_weights(self) -> dict[str, Tensor]:
         """Differentiable expected use of every path in the network derive produces:

@@ -60,6 +60,7 @@ class DARTSConfig(StrategyConfig):
 @register_strategy("darts", DARTSConfig)
 class DARTS(Strategy):
     samples_children = False
+    distinct_inputs = True
 
     def __init__(self, space, cfg, **parts):
         super().__init__(space, cfg, **parts)
@@ -105,6 +106,11 @@ class DARTS(Strategy):
 
     def op_scores(self, d, src):
         return F.softmax(self.alphas[d.edge][src], -1)
+
+    def slot_scores(self, edge, slot):
+        """What derive ranks: the log of each path's weight in the mixture (a node keeps its two
+        strongest sources, each with its best op)."""
+        return F.log_softmax(self.alphas[edge.key].detach(), -1)
 
     def derive_choice(self):
         choice = {}

@@ -68,3 +68,11 @@ class RandomSearch(Strategy):
             raise RuntimeError("random search derives the best ranked child, and none was ranked yet: "
                                "run at least one epoch")
         return {d.name: int(k) for d, k in zip(self.space.decisions, self.best)}
+
+    def slot_scores(self, edge, slot):
+        """A constrained derive keeps as much of the best ranked child as the target allows: a
+        pick scores one per decision it shares with that child."""
+        best = self.derive_choice()
+        input_name, op_name = edge.slots[slot]
+        same_src = (torch.arange(edge.sources) == best[input_name]) if input_name else torch.ones(1, dtype=torch.bool)
+        return same_src.double()[:, None] + (torch.arange(len(edge.ops)) == best[op_name]).double()[None, :]

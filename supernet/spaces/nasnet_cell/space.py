@@ -155,16 +155,23 @@ class CellSpace(SearchSpace):
                     choice[d.name] = int(scores.argmax())
         return choice
 
-    def admissible(self, choice: Mapping[str, int], max_skip: int) -> bool:
-        if unread_cells(self._reads(choice), self.layers):
-            return False
-        if max_skip < 0 or "skip_connect" not in self.ops:
-            return True
-        skips: dict[str, int] = {}
-        for d in self.decisions:
-            if d.kind == "op" and d.candidates[choice[d.name]] == "skip_connect":
-                skips[d.group] = skips.get(d.group, 0) + 1
-        return all(n <= max_skip for n in skips.values())
+    def slot_counts(self, edge: Edge, source: int, op: int, max_skip: int) -> tuple[int, ...]:
+        """Per cell type (normal, reduce): its skip-connects (when capped), whether it reads
+        c_{k-2}, whether it reads c_{k-1}."""
+        counts = [0] * 3 * len(CELL_TYPES)
+        at = 3 * CELL_TYPES.index(edge.group)
+        counts[at] = int(max_skip >= 0 and edge.ops[op] == "skip_connect")
+        if source < 2:
+            counts[at + 1 + source] = 1
+        return tuple(counts)
+
+    def count_limits(self, max_skip: int) -> tuple[Optional[int], ...]:
+        return (max(max_skip, 0), None, None) * len(CELL_TYPES)
+
+    def admissible_counts(self, counts: tuple[int, ...], max_skip: int) -> bool:
+        reads = {cell == "reduce": (bool(counts[3 * i + 1]), bool(counts[3 * i + 2]))
+                 for i, cell in enumerate(CELL_TYPES)}
+        return not unread_cells(reads, self.layers)
 
     def _reads(self, choice: Mapping[str, int]) -> dict[bool, tuple[bool, bool]]:
         """Per cell type (keyed by whether it is the reduction): whether a slot reads c_{k-2}, c_{k-1}."""

@@ -1,0 +1,140 @@
+"""The constrained derive against brute force over every architecture of a tiny cell space
+with random tables and scores: the most probable architecture within [floor T, T] (within the
+reported error where the space is bucketed), the derive rules kept (the skip cap, every cell
+read, DARTS's distinct inputs), and "no architecture" said exactly when none exists."""
+import dataclasses
+import itertools
+
+import pytest
+import torch
+from conftest import tiny_config
+
+from supernet.data import DataInfo
+from supernet.latency import LatencyPredictor, LatencyTable, constraint, load_table
+from supernet.latency.constraint import Rules, constrained_choice, latency_bounds, ms_up
+from supernet.latency.table import measurement_meta
+from supernet.latency.target import check_reachable
+from supernet.spaces import build_space
+from supernet.strategies import build_strategy
+
+INFO = DataInfo(1, 3, 8)
+
+
+def _predictor(tmp_path, seed, skip_ms=None):
+    """A one-node cell space (1,296 architectures) with a random table (or one whose
+    skip-connects cost ``skip_ms`` and everything else 1 ms)."""
+    cfg = tiny_config(**{"space.nodes": 1})
+    space = build_space(cfg.space)
+    model = space.latency_model(INFO)
+    table = LatencyTable(measurement_meta("cpu", 1, 1, "float32", 0, 1), path=str(tmp_path / f"t{seed}.yaml"),
+                         hardware="syn")
+    g = torch.Generator().manual_seed(seed)
+    table.entries = {sig: (skip_ms if sig.startswith("skip") else 1.0) if skip_ms is not None
+                     else 0.1 + 3 * float(torch.rand((), generator=g)) for sig in model.signatures}
+    table.save()
+    return cfg, LatencyPredictor(space, model, load_table(table.path, "syn", 1, "float32"))
+
+
+def _architectures(space, predictor, rules):
+    """Every architecture derive may return under ``rules``: (choice, table latency)."""
+    names = [d.name for d in space.decisions]
+    options = [[i for i in range(len(d.candidates)) if i not in d.never_derived] for d in space.decisions]
+    out = []
+    for values in itertools.product(*options):
+        choice = dict(zip(names, values))
+        if not space.admissible(choice, rules.max_skip):
+            continue
+        if rules.distinct_inputs and any(choice[a] >= choice[b] for e in space.edges.values()
+                                         for (a, _), (b, _) in zip(e.slots, e.slots[1:])):
+            continue
+        out.append((choice, predictor.of_genotype(space.genotype(choice))))
+    return out
+
+
+def _score(space, scores, choice):
+    return sum(float(scores(e, s)[choice[i] if i else 0, choice[o]])
+               for e in space.edges.values() for s, (i, o) in enumerate(e.slots))
+
+
+def _random_scores(space, seed):
+    g = torch.Generator().manual_seed(seed)
+    table = {(k, s): torch.randn(e.sources, len(e.ops), generator=g, dtype=torch.float64) * 2
+             for k, e in space.edges.items() for s in range(len(e.slots))}
+    return lambda edge, s: table[edge.key, s]
+
+
+@pytest.mark.parametrize("max_skip", [-1, 0, 1])
+def test_the_constrained_derive_is_the_most_probable_architecture_within_the_window(tmp_path, max_skip):
+    _, predictor = _predictor(tmp_path, seed=max_skip + 1)
+    space, rules = predictor.space, Rules(max_skip)
+    every = _architectures(space, predictor, rules)
+    fastest, slowest = min(ms for _, ms in every), max(ms for _, ms in every)
+    assert latency_bounds(space, predictor, rules) == pytest.approx((fastest, slowest), rel=1e-12)
+    for seed in range(4):
+        scores = _random_scores(space, seed)
+        for fraction in (0.0, 0.1, 0.35, 0.6, 0.9, 1.2):
+            target = fastest + fraction * (slowest - fastest)
+            got = constrained_choice(space, scores, predictor, target, rules, floor=0.95)
+            assert got.error_ms == 0.0 and space.admissible(got.choice, max_skip)
+            ms = predictor.of_genotype(space.genotype(got.choice))
+            assert ms == pytest.approx(got.latency_ms, rel=1e-12) and ms <= target * (1 + 1e-12)
+            window = [c for c, m in every if 0.95 * target <= m <= target] or [c for c, m in every if m <= target]
+            best = max(_score(space, scores, c) for c in window)
+            assert _score(space, scores, got.choice) == pytest.approx(best, abs=1e-9), (seed, fraction)
+    with pytest.raises(ValueError, match="no architecture of this space is within"):
+        constrained_choice(space, _random_scores(space, 0), predictor, fastest * (1 - 1e-6), rules)
+    constrained_choice(space, _random_scores(space, 0), predictor, fastest, rules)   # exactly the fastest is met
+
+
+def test_a_bucketed_derive_misses_nothing_more_than_its_error_inside_the_window(tmp_path, monkeypatch):
+    monkeypatch.setattr(constraint, "EXACT_LIMIT", 0)
+    monkeypatch.setattr(constraint, "RESOLUTION", 64)      # coarse, so that the error bound is what is tested
+    _, predictor = _predictor(tmp_path, seed=7)
+    space, rules = predictor.space, Rules(1)
+    every = _architectures(space, predictor, rules)
+    fastest, slowest = min(ms for _, ms in every), max(ms for _, ms in every)
+    for seed in range(4):
+        scores = _random_scores(space, seed)
+        for fraction in (0.2, 0.5, 0.8):
+            target = fastest + fraction * (slowest - fastest)
+            got = constrained_choice(space, scores, predictor, target, rules, floor=0.95)
+            ms = predictor.of_genotype(space.genotype(got.choice))
+            assert got.error_ms > 0 and 0.95 * target <= ms <= target and space.admissible(got.choice, 1)
+            inner = [c for c, m in every if 0.95 * target + got.error_ms <= m <= target - got.error_ms]
+            assert all(_score(space, scores, got.choice) >= _score(space, scores, c) - 1e-9 for c in inner)
+
+
+def test_under_darts_the_constrained_derive_reads_distinct_inputs(tmp_path):
+    cfg, predictor = _predictor(tmp_path, seed=3)
+    space = predictor.space
+    strategy = build_strategy(space, dataclasses.replace(tiny_config(**{"strategy.name": "darts"}).strategy))
+    with torch.no_grad():
+        for a in strategy.alphas.values():
+            a.normal_(0, 2, generator=torch.Generator().manual_seed(0))
+    assert strategy.rules.distinct_inputs
+    every = _architectures(space, predictor, strategy.rules)
+    fastest, slowest = min(ms for _, ms in every), max(ms for _, ms in every)
+    for fraction in (0.1, 0.5, 0.9):
+        target = fastest + fraction * (slowest - fastest)
+        got = constrained_choice(space, strategy.slot_scores, predictor, target, strategy.rules, floor=0.95).choice
+        for edge in space.edges.values():
+            sources = [got[i] for i, _ in edge.slots]
+            assert sources == sorted(set(sources))          # two distinct states, as DARTS picks them
+        window = [c for c, m in every if 0.95 * target <= m <= target] or [c for c, m in every if m <= target]
+        best = max(_score(space, strategy.slot_scores, c) for c in window)
+        assert _score(space, strategy.slot_scores, got) == pytest.approx(best, abs=1e-9)
+
+
+def test_a_target_only_the_uncapped_skips_reach_is_refused_at_start(tmp_path):
+    """Skip-connects are a hundredth of every other op: the cheapest network without the cap
+    is all skips, and with strategy.max_skip=0 nothing below the cheapest skip-free one works."""
+    _, predictor = _predictor(tmp_path, seed=0, skip_ms=0.01)
+    space = predictor.space
+    capped = min(ms for _, ms in _architectures(space, predictor, Rules(0)))
+    uncapped = latency_bounds(space, predictor, Rules(-1))[0]
+    assert uncapped < capped == pytest.approx(latency_bounds(space, predictor, Rules(0))[0], rel=1e-12)
+    between = (uncapped + capped) / 2
+    check_reachable(predictor, between, "syn", Rules(-1))
+    with pytest.raises(ValueError, match=f"{ms_up(capped)} ms with strategy.max_skip=0"):
+        check_reachable(predictor, between, "syn", Rules(0))
+    check_reachable(predictor, float(ms_up(capped)), "syn", Rules(0))     # the figure it prints is accepted
