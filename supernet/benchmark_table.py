@@ -28,6 +28,19 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def architecture_of(space: SearchSpace, text: str, where: str) -> Any:
+    """The genotype of an ``arch`` cell of a table; a BenchmarkTableError names ``where``."""
+    try:
+        genotype = type(space).genotype_from_text(text or "")
+        if genotype is None:
+            raise GenotypeError(f"{text!r} is not written in the {space.name} space's notation")
+        space.choice_of(genotype)
+    except (GenotypeError, ValueError) as e:
+        raise BenchmarkTableError(f"{where}: not an architecture of the {space.name} space ({e}); "
+                                  "is this the table of another space?") from None
+    return genotype
+
+
 class BenchmarkTable:
     """``table[genotype]``: that architecture's figures; :meth:`percentile`: its place in the
     space on one column.  Every row must be an architecture of ``space`` and every architecture
@@ -51,7 +64,7 @@ class BenchmarkTable:
         numeric = [c for c in header if c != "arch"]
         parsed = []
         for line, row in enumerate(rows, start=2):
-            genotype = self._architecture(space, row["arch"], line)
+            genotype = architecture_of(space, row["arch"], f"{self.path}, line {line}")
             if genotype in self.figures:
                 raise BenchmarkTableError(f"{self.path}, line {line}: {row['arch']} appears twice")
             self.figures[genotype] = {}
@@ -63,17 +76,6 @@ class BenchmarkTable:
             self.figures[genotype] = {c: float(row[c]) for c in numeric}
         self.columns = numeric
         self._sorted = {c: sorted(f[c] for f in self.figures.values()) for c in numeric}
-
-    def _architecture(self, space: SearchSpace, text: str, line: int) -> Any:
-        try:
-            genotype = type(space).genotype_from_text(text or "")
-            if genotype is None:
-                raise GenotypeError(f"{text!r} is not written in the {space.name} space's notation")
-            space.choice_of(genotype)
-        except (GenotypeError, ValueError) as e:
-            raise BenchmarkTableError(f"{self.path}, line {line}: not an architecture of the {space.name} space ({e}); "
-                                      "is this the table of another space?") from None
-        return genotype
 
     def column(self, name: str | None) -> str:
         """``name``, checked; None: the first column that is not an index."""

@@ -15,6 +15,8 @@ from supernet.latency.constraint import Rules, constrained_choice, latency_bound
 from supernet.latency.table import measurement_meta
 from supernet.latency.target import check_reachable
 from supernet.spaces import build_space
+from supernet.spaces.nasbench201.genotype import all_genotypes
+from supernet.spaces.nasbench201.space import NB201Space
 from supernet.strategies import build_strategy
 
 INFO = DataInfo(1, 3, 8)
@@ -138,3 +140,28 @@ def test_a_target_only_the_uncapped_skips_reach_is_refused_at_start(tmp_path):
     with pytest.raises(ValueError, match=f"{ms_up(capped)} ms with strategy.max_skip=0"):
         check_reachable(predictor, between, "syn", Rules(0))
     check_reachable(predictor, float(ms_up(capped)), "syn", Rules(0))     # the figure it prints is accepted
+
+
+def test_in_nasbench201_the_derive_is_exact_and_never_cuts_the_cells_output(tmp_path):
+    """`none` is free and most probable here, so the best cheap network would cut every path to
+    the cell's output (a constant, 10% on CIFAR-10); the derive returns the most probable one
+    that computes, the same as enumerating the 15,625 architectures."""
+    space = NB201Space(init_channels=4, cells_per_stage=1)
+    model = space.latency_model(INFO)
+    table = LatencyTable(measurement_meta("cpu", 1, 1, "float32", 0, 1), path=str(tmp_path / "nb.yaml"), hardware="syn")
+    g = torch.Generator().manual_seed(0)
+    table.entries = {sig: 0.1 + 3 * float(torch.rand((), generator=g)) for sig in model.signatures}
+    table.save()
+    predictor = LatencyPredictor(space, model, load_table(table.path, "syn", 1, "float32"))
+    none = space.ops.index("none")
+    logp = {d.name: torch.full((len(space.ops),), -3.0, dtype=torch.float64).index_fill(0, torch.tensor(none), 0.0)
+            for d in space.decisions}
+    scores = lambda edge, s: logp[edge.key][None, :]                      # noqa: E731
+    every = [(space.choice_of(a), predictor.of_genotype(a)) for a in all_genotypes(space.ops)
+             if not space.constant_output(a)]
+    fastest = min(ms for _, ms in every)
+    for target in (fastest, fastest * 1.3, fastest * 2.0):
+        got = constrained_choice(space, scores, predictor, target, floor=0.95)
+        assert got.error_ms == 0.0 and not space.constant_output(space.genotype(got.choice))
+        window = [c for c, m in every if 0.95 * target <= m <= target] or [c for c, m in every if m <= target]
+        assert _score(space, scores, got.choice) == pytest.approx(max(_score(space, scores, c) for c in window))

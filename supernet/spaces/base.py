@@ -144,6 +144,12 @@ class SearchSpace:
         return self.admissible_counts(tuple(min(t, 1) if limit is None else t for t, limit in zip(total, limits)),
                                       max_skip)
 
+    def constant_output(self, genotype: Any) -> bool:
+        """Whether no path reaches the classifier from the input (NAS-Bench-201: every path into
+        the cell's output is `none`): such a network predicts one class whatever the image, and
+        some runtimes compute nothing for it."""
+        return False
+
     def unread_parts(self, genotype: Any) -> list[str]:
         """Parts of this space's network for ``genotype`` that run but never reach the classifier
         (each a sentence saying why): what a derive tells the user, as they cost latency for nothing."""

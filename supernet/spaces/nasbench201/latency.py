@@ -1,4 +1,5 @@
-"""What a NAS-Bench-201 network's latency is made of: the stem, the two reduction blocks and the
+"""What the deployed NAS-Bench-201 network's latency is made of (``space.deployed``: the
+benchmark's C=16, N=5 by default, whatever the supernet's size): the stem, the two reduction blocks and the
 head (fixed), and per edge of every cell the op it runs at that stage's shape (`none` runs
 nothing).  Every cell of a stage has its own units: all 15 cells share one decision per edge."""
 from __future__ import annotations
@@ -16,10 +17,10 @@ if TYPE_CHECKING:
 
 def nb201_latency_model(space: "NB201Space", info) -> LatencyModel:
     model = LatencyModel(space.name)
-    h, c, C = info.image_size, info.in_channels, space.init_channels
+    h, c, (C, cells) = info.image_size, info.in_channels, space.deployed
     model.fixed.append(model.add(f"nb201_stem|cin{c}|c{C}|{h}x{h}", lambda: stem(c, C), (c, h, h)))
     c_in = C
-    for k, (width, reduction) in enumerate(stage_channels(C, space.cells_per_stage)):
+    for k, (width, reduction) in enumerate(stage_channels(C, cells)):
         if reduction:
             model.fixed.append(model.add(f"nb201_reduction|cin{c_in}|cout{width}|{h}x{h}",
                                          lambda ci=c_in, co=width: ResidualReduction(ci, co), (c_in, h, h)))

@@ -38,7 +38,8 @@ class NB201Space(SearchSpace):
     timm_entries = ("supernet_nasbench201",)
     space_yaml = "nasbench201"
 
-    def __init__(self, ops: Sequence[str] = NB201_OPS, init_channels: int = 16, cells_per_stage: int = 5):
+    def __init__(self, ops: Sequence[str] = NB201_OPS, init_channels: int = 16, cells_per_stage: int = 5,
+                 latency_channels: int = 0, latency_cells_per_stage: int = 0):
         bad = [op for op in ops if op not in NB201_OPS]
         if bad or len(set(ops)) != len(ops) or all(op == "none" for op in ops):
             raise ValueError(f"space.ops of NAS-Bench-201 must be distinct ops of {list(NB201_OPS)}, not only none; "
@@ -46,7 +47,11 @@ class NB201Space(SearchSpace):
         if init_channels < 1 or cells_per_stage < 1:
             raise ValueError(f"space.init_channels and space.cells_per_stage must be >= 1, got {init_channels} and "
                              f"{cells_per_stage}")
+        if latency_channels < 0 or latency_cells_per_stage < 0:
+            raise ValueError("space.latency_channels and space.latency_cells_per_stage must be >= 0 (0: the "
+                             f"supernet's own), got {latency_channels} and {latency_cells_per_stage}")
         self.ops, self.init_channels, self.cells_per_stage = tuple(ops), init_channels, cells_per_stage
+        self.deployed = (latency_channels or init_channels, latency_cells_per_stage or cells_per_stage)
         self.decisions = [Decision(edge_name(j, i), "op", self.ops, "cell", j, i, edge_name(j, i), f"{j}<-{i}", ())
                           for j, i in EDGES]
         self.edges = {d.name: Edge(d.name, "cell", 1, self.ops, ((None, d.name),), ()) for d in self.decisions}
@@ -54,7 +59,7 @@ class NB201Space(SearchSpace):
 
     @classmethod
     def from_config(cls, cfg) -> "NB201Space":
-        return cls(cfg.ops, cfg.init_channels, cfg.cells_per_stage)
+        return cls(cfg.ops, cfg.init_channels, cfg.cells_per_stage, cfg.latency_channels, cfg.latency_cells_per_stage)
 
     def genotype(self, choice: Mapping[str, int]) -> NB201Genotype:
         return NB201Genotype(tuple(self.ops[choice[d.name]] for d in self.decisions))
@@ -71,10 +76,26 @@ class NB201Space(SearchSpace):
         return NB201Supernet(self, info.in_channels, info.num_classes)
 
     def network(self, genotype: NB201Genotype, info) -> nn.Module:
-        return NB201Network(genotype, info.in_channels, info.num_classes, self.init_channels, self.cells_per_stage)
+        """The network of ``genotype`` a hardware target times and its table models (``deployed``)."""
+        return NB201Network(genotype, info.in_channels, info.num_classes, *self.deployed)
 
     def latency_model(self, info) -> LatencyModel:
         return nb201_latency_model(self, info)
+
+    def constant_output(self, genotype: NB201Genotype) -> bool:
+        return not any(genotype.live_edges())
+
+    def slot_counts(self, edge: Edge, source: int, op: int, max_skip: int) -> tuple[int, ...]:
+        """Per edge, whether it runs an op (not `none`): what reaching the cell's output needs."""
+        return tuple(int(d.name == edge.key and edge.ops[op] != "none") for d in self.decisions)
+
+    def count_limits(self, max_skip: int) -> tuple[Optional[int], ...]:
+        return (None,) * len(self.decisions)
+
+    def admissible_counts(self, counts: tuple[int, ...], max_skip: int) -> bool:
+        """A path of real ops reaches the cell's output: a network whose every path is cut predicts
+        one class whatever the image (10% on CIFAR-10), so no derive returns it, however cheap."""
+        return not self.constant_output(NB201Genotype(tuple("skip_connect" if c else "none" for c in counts)))
 
     def unread_parts(self, genotype: NB201Genotype) -> list[str]:
         """Edges that run an op off every path from the cell's input to its output, and a cell

@@ -1,0 +1,162 @@
+"""A device's latency table fitted from end-to-end measurements of whole networks (a device
+farm, a published benchmark such as HW-NAS-Bench or HELP, a profiler on the device) where no
+per-op timings exist.
+
+A network's table latency is linear in the table: the entries times how often each signature
+runs, plus the calibration's constant.  So the entries are non-negative least squares on a
+seeded share of the measured networks, and the rest judges the table through the predictor the
+search uses.  Signatures that every measured network runs equally often cannot be told apart
+(the stem, the reductions and the head run once in every network: they go into the constant;
+NAS-Bench-201's cells share one op per edge, so an op costs the same count at every stage): each
+such group gets one coefficient, shared equally by its signatures.  Networks whose output no
+path reaches are left out: they compute a constant, some runtimes skip them (most of them measure
+under 0.1 ms on the phones of HW-NAS-Bench), and no search returns them.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import math
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import nnls
+from scipy.stats import kendalltau
+
+from ..benchmark_table import BenchmarkTableError, architecture_of
+from ..spaces.base import SearchSpace, one_hot, path_weights
+from .model import LatencyModel
+from .predict import LatencyPredictor
+from .table import LatencyTable, TableError
+
+
+@dataclass
+class Measurements:
+    genotypes: list[Any]
+    ms: list[float]
+    source: str             # file and column, for the table's meta
+    constant: int = 0       # networks left out: their output is a constant (space.constant_output)
+
+
+def read_measurements(path: str | os.PathLike, column: str, space: SearchSpace) -> Measurements:
+    """One end-to-end latency (ms) per architecture of ``space`` from a CSV with an ``arch``
+    column; a file that cannot be fitted from is refused with what is wrong and how many rows
+    were usable."""
+    path = Path(path)
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            header, rows = reader.fieldnames or [], list(reader)
+    except FileNotFoundError:
+        raise TableError(f"{path}: no such measurement file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise TableError(f"{path}: not a readable CSV file ({e})") from None
+    for name, what in (("arch", "an 'arch' column of architecture strings"), (column, f"the column {column!r}")):
+        if name not in header:
+            raise TableError(f"{path}: no {name!r} column (columns: {', '.join(header) or 'none'}); a measurement "
+                             f"file needs {what}")
+    bad, out = [], Measurements([], [], f"{path.name}, column {column}")
+    for line, row in enumerate(rows, start=2):
+        try:
+            genotype = architecture_of(space, row["arch"], f"{path}, line {line}")
+        except BenchmarkTableError as e:
+            raise TableError(str(e)) from None
+        try:
+            ms = float(row[column])
+        except (TypeError, ValueError):
+            ms = math.nan
+        if not (math.isfinite(ms) and ms > 0):
+            bad.append((line, row[column]))
+            continue
+        if space.constant_output(genotype):
+            out.constant += 1
+            continue
+        out.genotypes.append(genotype)
+        out.ms.append(ms)
+    if bad:
+        line, value = bad[0]
+        raise TableError(f"{path}: {len(bad)} of {len(rows)} rows have no positive latency in {column!r} (first: line "
+                         f"{line}, {value!r}); {len(out.ms)} rows are usable: drop or re-measure the others")
+    if len(set(out.genotypes)) != len(out.genotypes):
+        raise TableError(f"{path}: an architecture appears twice; keep one measurement per architecture")
+    return out
+
+
+def signature_counts(space: SearchSpace, model: LatencyModel, genotype: Any) -> dict[str, float]:
+    """How many times an end-to-end run of ``genotype`` runs each signature of ``model``."""
+    counts = dict.fromkeys(model.signatures, 0.0)
+    for sig in model.fixed:
+        counts[sig] += 1.0
+    weights = path_weights(space, one_hot(space, space.choice_of(genotype)))
+    for key, sigs in model.units:
+        for src, row in enumerate(sigs):
+            for op, sig in enumerate(row):
+                if sig is not None:
+                    counts[sig] += float(weights[key][src, op])
+    return counts
+
+
+def split(n: int, seed: int, heldout: float) -> tuple[list[int], list[int]]:
+    """(fit rows, held-out rows) of ``n`` measurements: a seeded shuffle."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    n_test = int(round(heldout * n))
+    return order[n_test:], order[:n_test]
+
+
+def fit_table(space: SearchSpace, model: LatencyModel, data: Measurements, out: str | os.PathLike, hardware: str,
+              device: str, batch_size: int = 1, seed: int = 0,
+              heldout: float = 0.2) -> tuple[LatencyTable, dict[str, float]]:
+    """The table fitted on a seeded ``1 - heldout`` of ``data`` and its validation on the rest
+    (Kendall tau, mean absolute percentage error, largest error), written at ``out``."""
+    train, test = split(len(data.ms), seed, heldout)
+    sigs = model.signatures
+    X = np.array([[c[s] for s in sigs] + [1.0] for c in (signature_counts(space, model, g) for g in data.genotypes)])
+    y = np.array(data.ms)
+    groups: dict[bytes, list[int]] = {}
+    for j in range(X.shape[1]):
+        groups.setdefault(X[train, j].tobytes(), []).append(j)
+    members = list(groups.values())
+    fixed = {sigs.index(s) for s in model.fixed} | {X.shape[1] - 1}
+    unseen = [sigs[j] for g in members if not set(g) <= fixed and np.ptp(X[train][:, g[0]]) == 0 for j in g]
+    if unseen:
+        raise TableError(f"{data.source}: every architecture in the fit ({len(train)} of {len(data.ms)} usable) runs "
+                         f"{unseen[0]} equally often{f' (and {len(unseen) - 1} more)' if len(unseen) > 1 else ''}, "
+                         "so its cost cannot be told from the rest: measure architectures that differ in it")
+    A = np.stack([X[train][:, g[0]] for g in members], 1)
+    if len(train) < len(members) or np.linalg.matrix_rank(A) < len(members):
+        raise TableError(f"{data.source}: {len(train)} architectures in the fit ({len(data.ms)} usable) cannot "
+                         f"determine the {len(members)} independent costs of this space's table: measure more "
+                         "architectures, covering every op")
+    coef, _ = nnls(A, y[train])
+    entries, constant = dict.fromkeys(sigs, 0.0), 0.0
+    for c, g in zip(coef, members):
+        if X.shape[1] - 1 in g:          # run once by every network: the constant
+            constant += float(c)
+        else:
+            for j in g:
+                entries[sigs[j]] = float(c) / len(g)
+    meta = {"device": device, "torch": None, "processor": None, "threads": None, "batch_size": batch_size,
+            "dtype": "float32", "date": None, "imported": datetime.date.today().isoformat()}
+    table = LatencyTable(meta, path=str(out), hardware=hardware)
+    table.entries = entries
+    table.calibration = {model.key: {"scale": 1.0, "per_op_ms": 0.0, "constant_ms": constant}}
+    predictor = LatencyPredictor(space, model, table)
+    pred = np.array([predictor.of_genotype(data.genotypes[i]) for i in test])
+    truth = y[test]
+    validation = {"rows": len(data.ms), "constant_output_rows_left_out": data.constant, "fit_rows": len(train),
+                  "heldout_rows": len(test), "seed": seed,
+                  "kendall_tau": float(kendalltau(pred, truth).statistic),
+                  "mape_percent": float(np.mean(np.abs(pred - truth) / truth) * 100),
+                  "max_abs_error_ms": float(np.abs(pred - truth).max())}
+    table.meta["method"] = (f"fitted from end-to-end measurements ({data.source}): non-negative least squares on a "
+                            f"seeded {len(train)} of {len(data.ms)} architectures, one cost per group of signatures "
+                            "the measured networks run equally often (shared equally), the once-per-network parts "
+                            "in the constant; validated on the other rows")
+    table.meta["validation"] = validation
+    table.save()
+    return table, validation
