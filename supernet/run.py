@@ -81,16 +81,21 @@ def changed_settings(saved: Mapping[str, Any], now: Mapping[str, Any], free: Ite
             if old[k] != new.get(k) and k not in free]
 
 
+STARTED: set[Path] = set()      # run folders a run of this process started in (recorded its config)
+
+
 class RunFolder:
     """A run's folder.  ``claim`` refuses to overwrite a run (no ``resume``), to resume one that is
     not there, or to write a folder another running process writes (an exclusive lock held
     until :meth:`release` or the process's end, so a killed run leaves no stale lock), before
-    anything is written; ``record_config`` writes what runs."""
+    anything is written; ``record_config`` writes what runs, and from then on the run is the
+    folder's (:data:`STARTED`): a start that fails before it leaves the folder as it was."""
 
     def __init__(self, out_dir: str | Path, resume: bool, what: str, writer: bool = True):
         self.dir, self.resume, self.what, self.writer = Path(out_dir), resume, what, writer
         self.checkpoint = self.dir / "checkpoint.pt"
         self._lock = None
+        self._made: list[Path] = []         # what claim created, removed again if the start fails
 
     def claim(self) -> None:
         if self.checkpoint.exists() and not self.resume:
@@ -100,8 +105,11 @@ class RunFolder:
             raise NoRunToResumeError(f"resume=true but {self.checkpoint} does not exist; point hydra.run.dir at the "
                                      "folder of the run to continue")
         if self.writer:
+            missing = [p for p in (self.dir, *self.dir.parents) if not p.exists()]
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._lock = (self.dir / LOCK_FILE).open("a")
+            lock = self.dir / LOCK_FILE
+            self._made = ([] if lock.exists() else [lock]) + missing
+            self._lock = lock.open("a")
             try:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -116,6 +124,11 @@ class RunFolder:
             build()
         except BaseException:
             self.release()
+            for path in self._made:         # the lock file, then the folders claim made, innermost first
+                try:
+                    path.unlink() if path.name == LOCK_FILE else path.rmdir()
+                except OSError:
+                    break
             raise
 
     def release(self) -> None:
@@ -139,6 +152,8 @@ class RunFolder:
         """The config that runs (on a resume: with what it changed), as ``config.yaml``."""
         if self.writer:
             write_text_atomic(self.dir / CONFIG_FILE, yaml.safe_dump(dict(config), sort_keys=False))
+            STARTED.add(self.dir.resolve())
+            self._made = []
 
     def save_epoch(self, state: dict[str, Any], metrics: list[dict[str, Any]], device: torch.device) -> None:
         """After an epoch: metrics.csv, the checkpoint (with the RNG states and the metrics), the

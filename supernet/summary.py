@@ -20,7 +20,7 @@ from hydra.experimental.callback import Callback
 from .atomic import write_text_atomic
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency
-from .run import CONFIG_FILE, RefusedRun
+from .run import CONFIG_FILE, STARTED
 from .runlog import write_csv
 
 log = logging.getLogger(__name__)
@@ -143,12 +143,15 @@ def summarize(sweep_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], dict[
 
 class RunStatusCallback(Callback):
     """Writes ``status.json`` (completed / failed with the error) into every job's folder, except
-    for a refused run: its folder belongs to another run, whose record stays as it was."""
+    for a job that failed before its run started there (a refusal, a bad setting, data or a table
+    that cannot be read): the folder is another run's, whose record stays as it was, or nothing."""
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
         out = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
         status = {"status": job_return.status.name.lower()}
-        if status["status"] == "failed" and isinstance(job_return._return_value, RefusedRun):
+        if status["status"] == "failed" and out.resolve() not in STARTED:
+            if out.is_dir() and not any(out.iterdir()):      # hydra made it for a run that never started
+                out.rmdir()
             return
         if status["status"] == "failed":
             status["error"] = f"{type(job_return._return_value).__name__}: {job_return._return_value}"

@@ -124,11 +124,19 @@ def test_a_refused_run_writes_nothing_into_the_run_it_protects(tmp_path):
     records = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
     assert json.loads(records["status.json"])["status"] == "completed" and "config.yaml" in records
     assert not (run_dir / ".hydra").exists()
-    for again in ([], ["resume=true", "seed=1"]):      # into a finished run; resuming it as another search
+    starts = (([], "resume=true"), (["resume=true", "seed=1"], "seed: 0 -> 1"),   # into a finished run
+              (["trainer.arch_every=0"], "arch_every"), (["resume=true", "trainer.arch_every=0"], "arch_every"),
+              (["resume=true", "hardware=cpu_2core"], "hardware"), (["resume=true", "data=cifar10"], "cifar"))
+    for again, says in starts:
         res = _run("search.py", *FAST, *again, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-        assert res.returncode != 0 and ("resume=true" in res.stderr or "seed: 0 -> 1" in res.stderr)
-        assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == records
+        assert res.returncode != 0 and says in res.stderr, (again, res.stderr[-2000:])
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == records, again
     assert not (run_dir / ".hydra").exists()
+    res = _run("search.py", *FAST, "trainer.arch_every=0", f"hydra.run.dir={tmp_path / 'new' / 'run'}", cwd=tmp_path)
+    assert res.returncode != 0 and not (tmp_path / "new" / "run").exists()     # a run that never started writes nothing
+    res = _run("search.py", *FAST, "data=cifar10", "data.download=false", f"hydra.run.dir={tmp_path / 'new2'}",
+               cwd=tmp_path)
+    assert res.returncode != 0 and not (tmp_path / "new2").exists()
 
 
 @pytest.mark.parametrize("app", ["search", "retrain"])
