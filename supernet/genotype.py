@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import write_text_atomic
+from .files import read_text
 
 
 class GenotypeError(ValueError):
@@ -37,9 +38,7 @@ def load_genotype(path: str | os.PathLike) -> Any:
     """A cell or chain genotype from its JSON file, validated."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GenotypeError(f"{path}: no such genotype file") from None
+        data = json.loads(read_text(path, "a genotype file (JSON)", GenotypeError))
     except json.JSONDecodeError as e:
         raise GenotypeError(f"{path}: not valid JSON ({e})") from None
     try:

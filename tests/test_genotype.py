@@ -48,11 +48,26 @@ def test_malformed_genotype_names_the_bad_field(tmp_path, mutate, field):
         load_genotype(path)
 
 
+def test_a_folder_a_binary_file_and_an_endless_one_are_named_not_read(tmp_path, monkeypatch):
+    from supernet import files
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "genotype.json").write_text("{}")
+    with pytest.raises(GenotypeError, match=r"run is a folder, not a genotype file .*it holds .*run/genotype.json"):
+        load_genotype(tmp_path / "run")
+    (tmp_path / "b.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    with pytest.raises(GenotypeError, match="b.json: not a text file"):
+        load_genotype(tmp_path / "b.json")
+    monkeypatch.setattr(files, "LIMIT", 1 << 10)
+    (tmp_path / "big.json").write_text(" " * (2 << 10))
+    with pytest.raises(GenotypeError, match="big.json: larger than"):
+        load_genotype(tmp_path / "big.json")
+
+
 def test_not_json_and_missing_file(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(GenotypeError, match="not valid JSON"):
         load_genotype(tmp_path / "x.json")
-    with pytest.raises(GenotypeError, match="no such genotype file"):
+    with pytest.raises(GenotypeError, match="missing.json: no such file"):
         load_genotype(tmp_path / "missing.json")
     with pytest.raises(GenotypeError, match="expected a JSON object"):
         genotype_from_dict([1, 2])

@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from ..atomic import write_text_atomic
+from ..files import read_text
 from ..measure import ROUNDS
 
 SCHEMA = "supernet.latency_table/v2"
@@ -95,7 +96,7 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
     if not path.is_file():
         raise TableError(f"no latency table at {path}; measure one on the target device with: {command}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_text(path, "a latency table (YAML)", TableError))
     except yaml.YAMLError as e:
         raise TableError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
