@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 
 from .atomic import write_text_atomic
 from .pareto import pareto_front
@@ -144,12 +145,14 @@ def summarize(sweep_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], dict[
 class RunStatusCallback(Callback):
     """Writes ``status.json`` (completed / failed with the error) into every job's folder, except
     for a job that failed before its run started there (a refusal, a bad setting, data or a table
-    that cannot be read): the folder is another run's, whose record stays as it was, or nothing."""
+    that cannot be read): the folder is another run's, whose record stays as it was, or nothing,
+    unless it is a fresh folder of a sweep, whose summary lists the job as failed."""
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
         out = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
         status = {"status": job_return.status.name.lower()}
-        if status["status"] == "failed" and out.resolve() not in STARTED:
+        sweep_job = job_return.hydra_cfg.hydra.mode == RunMode.MULTIRUN and not (out / CONFIG_FILE).exists()
+        if status["status"] == "failed" and out.resolve() not in STARTED and not sweep_job:
             if out.is_dir() and not any(out.iterdir()):      # hydra made it for a run that never started
                 out.rmdir()
             return
