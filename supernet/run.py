@@ -156,14 +156,14 @@ class RunFolder:
             self._made = []
 
     def save_epoch(self, state: dict[str, Any], metrics: list[dict[str, Any]], device: torch.device) -> None:
-        """After an epoch: metrics.csv, the checkpoint (with the RNG states and the metrics), the
-        epoch's row on the log."""
+        """After an epoch: the checkpoint (with the RNG states and the metrics), then metrics.csv
+        (so that it never lists an epoch the checkpoint does not hold), the epoch's row on the log."""
         if not self.writer:
             return
-        write_csv(metrics, self.dir / "metrics.csv")
         rng = {"rng": torch.get_rng_state(),
                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}
         save_checkpoint({**state, "metrics": metrics, **rng}, self.checkpoint)
+        write_csv(metrics, self.dir / "metrics.csv")
         log.info(format_row(metrics[-1]))
 
     def check_finite(self, loss: float, what: str, epoch: int, step: int, knobs: str, hint: str = "") -> None:

@@ -65,6 +65,24 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(tmp_path
         assert torch.allclose(a_net[k].float(), b_net[k].float(), atol=1e-6), k
 
 
+def test_metrics_csv_never_lists_an_epoch_the_checkpoint_does_not_hold(tmp_path, tiny_data, monkeypatch):
+    from supernet import run
+    saves = {"n": 0}
+    original = run.save_checkpoint
+
+    def full_disk_at_epoch_2(state, path):
+        saves["n"] += 1
+        if saves["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return original(state, path)
+
+    monkeypatch.setattr(run, "save_checkpoint", full_disk_at_epoch_2)
+    with pytest.raises(OSError, match="No space left"):
+        run_search(tiny_config(**{"trainer.epochs": 3}), tmp_path / "run", data=tiny_data)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(rows) - 1 == _final_state(tmp_path / "run")[2] == 1
+
+
 def test_arch_step_after_every_nth_weight_step(tmp_path, tiny_data, monkeypatch):
     calls = []
     original = Proxyless.arch_step
