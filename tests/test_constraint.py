@@ -165,3 +165,23 @@ def test_in_nasbench201_the_derive_is_exact_and_never_cuts_the_cells_output(tmp_
         assert got.error_ms == 0.0 and not space.constant_output(space.genotype(got.choice))
         window = [c for c, m in every if 0.95 * target <= m <= target] or [c for c, m in every if m <= target]
         assert _score(space, scores, got.choice) == pytest.approx(max(_score(space, scores, c) for c in window))
+
+
+def test_nasbench201s_derive_caps_the_skips_at_the_most_probable_architecture():
+    """strategy.max_skip in NAS-Bench-201: the exact optimum over the 15,625 architectures."""
+    space = NB201Space()
+    g = torch.Generator().manual_seed(0)
+    probs = {d.name: torch.softmax(torch.randn(len(space.ops), generator=g) + 2 * torch.tensor(
+        [s == "skip_connect" for s in space.ops]), 0) for d in space.decisions}
+    free = {d.name: int(probs[d.name].argmax()) for d in space.decisions}
+    assert space.genotype(free).edge_ops.count("skip_connect") > 2
+
+    def logp(choice):
+        return sum(float(probs[d.name][choice[d.name]].log()) for d in space.decisions)
+
+    capped = space.derive_rules(free, None, 2, probs)
+    best = max((space.choice_of(a) for a in all_genotypes(space.ops) if space.admissible(space.choice_of(a), 2)),
+               key=logp)
+    assert space.genotype(capped).edge_ops.count("skip_connect") <= 2
+    assert logp(capped) == pytest.approx(logp(best), abs=1e-9)
+    assert space.derive_rules(free, None, -1, probs) == free

@@ -71,16 +71,16 @@ class Knapsack:
     (the rule counts, the source the edge's previous slot read); counts with a limit are
     dropped once no later slot adds to them (the limit was checked on the way)."""
 
-    def __init__(self, space: SearchSpace, predictor: LatencyPredictor, rules: Rules,
+    def __init__(self, space: SearchSpace, predictor: Optional[LatencyPredictor], rules: Rules,
                  scores: Optional[SlotScores] = None):
         self.space, self.rules = space, rules
         self.limits = space.count_limits(rules.max_skip)
-        cal = predictor.calibration
+        cal = predictor.calibration if predictor else {}
         scale, per_op = cal.get("scale", 1.0), cal.get("per_op_ms", 0.0)
         cost: dict[str, Tensor] = {}
-        for key, lut, runs in predictor.units:
+        for key, lut, runs in predictor.units if predictor else ():
             cost[key] = cost.get(key, 0.0) + scale * lut + per_op * runs
-        self.base_ms = scale * predictor.fixed_ms + cal.get("constant_ms", 0.0)
+        self.base_ms = scale * predictor.fixed_ms + cal.get("constant_ms", 0.0) if predictor else 0.0
         self.slots: list[Slot] = []
         for key, edge in space.edges.items():
             for s, (input_name, op_name) in enumerate(edge.slots):
@@ -142,6 +142,13 @@ class Knapsack:
             layer = nxt
         return [(self.base_ms + ms, score, unwind(back)) for (state, _), (ms, score, back) in layer.items()
                 if self.admissible(state)]
+
+    def most_probable(self) -> dict[str, int]:
+        """The admissible choice of the highest score, latency aside (exact)."""
+        labels = self.labels(lambda ms: None, lambda a, b: a[1] > b[1])
+        if not labels:
+            raise ValueError("no architecture of this space obeys the derive rules (strategy.max_skip): relax them")
+        return self.choice(max(labels, key=lambda label: label[1])[2])
 
     def extreme(self, fastest: bool) -> tuple[float, list[Pick]]:
         """The exact fastest (or slowest) admissible architecture: (ms, picks)."""

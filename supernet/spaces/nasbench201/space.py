@@ -86,16 +86,29 @@ class NB201Space(SearchSpace):
         return not any(genotype.live_edges())
 
     def slot_counts(self, edge: Edge, source: int, op: int, max_skip: int) -> tuple[int, ...]:
-        """Per edge, whether it runs an op (not `none`): what reaching the cell's output needs."""
-        return tuple(int(d.name == edge.key and edge.ops[op] != "none") for d in self.decisions)
+        """Per edge, whether it runs an op (not `none`): what reaching the cell's output needs;
+        then whether it is a skip-connect (when ``max_skip`` caps them)."""
+        real = tuple(int(d.name == edge.key and edge.ops[op] != "none") for d in self.decisions)
+        return real + (int(max_skip >= 0 and edge.ops[op] == "skip_connect"),)
 
     def count_limits(self, max_skip: int) -> tuple[Optional[int], ...]:
-        return (None,) * len(self.decisions)
+        return (None,) * len(self.decisions) + (max(max_skip, 0),)
 
     def admissible_counts(self, counts: tuple[int, ...], max_skip: int) -> bool:
         """A path of real ops reaches the cell's output: a network whose every path is cut predicts
         one class whatever the image (10% on CIFAR-10), so no derive returns it, however cheap."""
-        return not self.constant_output(NB201Genotype(tuple("skip_connect" if c else "none" for c in counts)))
+        edges = counts[:len(self.decisions)]
+        return not self.constant_output(NB201Genotype(tuple("skip_connect" if c else "none" for c in edges)))
+
+    def derive_rules(self, choice: dict[str, int], op_scores, max_skip: int, probabilities) -> dict[str, int]:
+        """The most probable architecture that computes (a path reaches the output) and has at
+        most ``max_skip`` skip-connects (P-DARTS's remedy for the collapse to them; -1: no cap):
+        ``choice`` itself when it does, else the exact optimum over the space."""
+        if self.admissible(choice, max_skip):
+            return choice
+        from ...latency.constraint import Knapsack, Rules
+        scores = {d.name: probabilities[d.name].detach().clamp_min(1e-12).log() for d in self.decisions}
+        return Knapsack(self, None, Rules(max_skip), lambda edge, s: scores[edge.key][None, :]).most_probable()
 
     def unread_parts(self, genotype: NB201Genotype) -> list[str]:
         """Edges that run an op off every path from the cell's input to its output, and a cell
