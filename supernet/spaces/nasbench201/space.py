@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional, Sequence
 from torch import nn
 
 from ...genotype import GenotypeError
+from ...latency.constraint import Knapsack, Rules
 from ...latency.model import LatencyModel
 from ..base import Decision, Edge, SearchSpace, register_space
 from .config import NB201SpaceConfig
@@ -106,7 +107,6 @@ class NB201Space(SearchSpace):
         ``choice`` itself when it does, else the exact optimum over the space."""
         if self.admissible(choice, max_skip):
             return choice
-        from ...latency.constraint import Knapsack, Rules
         scores = {d.name: probabilities[d.name].detach().clamp_min(1e-12).log() for d in self.decisions}
         return Knapsack(self, None, Rules(max_skip), lambda edge, s: scores[edge.key][None, :]).most_probable()
 
