@@ -7,6 +7,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
+from supernet.console import reported_errors
 from supernet.derive import derive_run
 
 register_configs()
@@ -17,7 +18,8 @@ def main(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "run"):
         sys.exit("derive needs the search to derive from: python experiments/derive.py run=<search output "
                  "folder or its checkpoint.pt> [out=<folder>]")
-    genotype, files = derive_run(cfg.run, cfg.out, cfg.target_ms)
+    with reported_errors():
+        genotype, files = derive_run(cfg.run, cfg.out, cfg.target_ms)
     print(genotype.summary())
     for name, path in files.items():
         print(f"  {name:9s} {path.resolve()}")

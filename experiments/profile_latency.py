@@ -6,6 +6,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
+from supernet.console import reported_errors
 from supernet.latency.profile import run_profile
 
 register_configs()
@@ -13,7 +14,8 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="profile")
 def main(cfg: DictConfig) -> None:
-    table, added = run_profile(OmegaConf.to_object(cfg))
+    with reported_errors():
+        table, added = run_profile(OmegaConf.to_object(cfg))
     print(f"{table.path}: measured {added} new entries, {len(table.entries)} in all (ms); profiled in "
           f"{table.meta['profile_seconds']} s in all")
     for key, cal in table.calibration.items():

@@ -7,6 +7,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
+from supernet.console import reported_errors
 from supernet.retrain import run_retrain
 
 register_configs()
@@ -14,7 +15,8 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="retrain")
 def main(cfg: DictConfig) -> None:
-    result = run_retrain(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
+    with reported_errors():
+        result = run_retrain(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
     s = result.summary
     ema = f" (EMA {s['ema_test_acc']:.4f})" if s["ema_test_acc"] is not None else ""
     print(f"\nretrain finished: {result.out_dir.resolve()}\n"

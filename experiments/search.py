@@ -6,6 +6,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
+from supernet.console import reported_errors
 from supernet.search import run_search
 
 register_configs()
@@ -13,7 +14,8 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="search")
 def main(cfg: DictConfig) -> None:
-    result = run_search(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
+    with reported_errors():
+        result = run_search(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
     if result.files:  # under torchrun only rank 0 writes (and reports)
         print(f"\nsearch finished: {result.out_dir.resolve()}")
         for name, path in result.files.items():

@@ -8,6 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
+from supernet.console import reported_errors
 from supernet.latency.profile import run_validation
 
 register_configs()
@@ -15,7 +16,8 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
 def main(cfg: DictConfig) -> None:
-    result = run_validation(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
+    with reported_errors():
+        result = run_validation(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
     for label, s in result["stats"].items():
         print(f"{label:6s} calibration: Kendall tau {s['kendall_tau']:.3f}, Spearman rho {s['spearman_rho']:.3f}, "
               f"MAPE {s['mape_percent']:.1f}%, largest error {s['max_error_percent']:.1f}%")

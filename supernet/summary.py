@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 from .atomic import write_text_atomic
+from .console import AppError
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency
 from .run import CONFIG_FILE, STARTED
@@ -157,7 +158,8 @@ class RunStatusCallback(Callback):
                 out.rmdir()
             return
         if status["status"] == "failed":
-            status["error"] = f"{type(job_return._return_value).__name__}: {job_return._return_value}"
+            error = job_return._return_value
+            status["error"] = str(error) if isinstance(error, AppError) else f"{type(error).__name__}: {error}"
         write_text_atomic(out / STATUS_FILE, json.dumps(status) + "\n")
 
 

@@ -130,6 +130,7 @@ def test_a_refused_run_writes_nothing_into_the_run_it_protects(tmp_path):
     for again, says in starts:
         res = _run("search.py", *FAST, *again, f"hydra.run.dir={run_dir}", cwd=tmp_path)
         assert res.returncode != 0 and says in res.stderr, (again, res.stderr[-2000:])
+        assert "Traceback" not in res.stderr                 # the message, not a traceback
         assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == records, again
     assert not (run_dir / ".hydra").exists()
     res = _run("search.py", *FAST, "trainer.arch_every=0", f"hydra.run.dir={tmp_path / 'new' / 'run'}", cwd=tmp_path)

@@ -1,0 +1,30 @@
+"""What a user sees when an app stops on bad input: the message that says what is wrong and how
+to fix it, not a traceback (``HYDRA_FULL_ERROR=1`` shows the traceback, chained to the error)."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from hydra.errors import CompactHydraException
+
+from .checkpoint import CheckpointError
+from .data import DatasetNotFoundError
+from .latency.table import MissingEntryError
+from .run import NonFiniteLossError
+
+# What the project raises for input it cannot use (ValueError: settings, genotypes, tables; OSError:
+# files, refused folders); any other exception is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, OSError, CheckpointError, DatasetNotFoundError, MissingEntryError, NonFiniteLossError)
+
+
+class AppError(CompactHydraException):
+    """A user error as hydra prints it: the message alone."""
+
+
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """Around an app's work: a user error becomes an :class:`AppError` naming its kind."""
+    try:
+        yield
+    except USER_ERRORS as e:
+        raise AppError(f"{type(e).__name__}: {e}") from e
