@@ -115,12 +115,17 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _cell(v) -> str:
+    """A markdown table cell: one line, no column bar (a multi-line error would break the row)."""
+    return " ".join(_fmt(v).replace("|", "/").split())
+
+
 def write_summary(rows: list[dict[str, Any]], out_dir: str | os.PathLike) -> dict[str, Path]:
     """summary.csv, summary.md and accuracy_latency.png (front per hardware target)."""
     out_dir = Path(out_dir)
     files = {"csv": write_csv([{k: _fmt(row[k]) for k in COLUMNS} for row in rows], out_dir / "summary.csv", COLUMNS)}
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_fmt(row[k]).replace("|", "/") for k in COLUMNS) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(row[k]) for k in COLUMNS) + " |" for row in rows]
     files["markdown"] = write_text_atomic(out_dir / "summary.md", "\n".join(lines) + "\n")
     points = [{"latency_ms": r["table_latency_ms"], "accuracy": r["val_acc"], "group": r["hardware"],
                "label": r["run"]} for r in rows

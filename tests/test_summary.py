@@ -41,7 +41,14 @@ def test_summary_of_hand_made_runs(tmp_path):
     _fake_run(tmp_path, "5", "cpu", 5.0, 0.6, epochs=3, done=2, target="null", completed=True)   # stopped early
     _fake_run(tmp_path, "6", "cpu", 5.0, 0.6, completed=True)
     (tmp_path / "6" / "status.json").write_text("")      # what a full disk used to leave
+    _fake_run(tmp_path, "7", "cpu", 5.0, 0.6, epochs=3, done=1)
+    failed = {"status": "failed", "error": "ValueError: a | b\n  line 2"}
+    (tmp_path / "7" / "status.json").write_text(json.dumps(failed))
     rows, files = summarize(tmp_path)
+    md = files["markdown"].read_text().splitlines()
+    assert len(md) == 2 + 8 and all(line.count("|") == md[0].count("|") for line in md)   # one row per run
+    assert "a / b line 2" in md[-1]
+    rows = rows[:7]
     assert [r["status"] for r in rows] == ["finished"] * 4 + ["unfinished", "finished", "broken"]
     assert "unreadable record: JSONDecodeError" in rows[6]["error"]
     assert rows[1]["table_latency_ms"] == 6.0 and rows[1]["val_acc"] == 0.85
@@ -49,7 +56,7 @@ def test_summary_of_hand_made_runs(tmp_path):
     assert rows[0]["search_s"] == 3.0 and rows[3]["hardware"] == "gpu"
     assert rows[1]["target_ms"] == 5.0 and rows[5]["target_ms"] == 4.0   # the hardware's target when unset
     table = files["markdown"].read_text()
-    assert table.count("\n") == 2 + 7 and "unfinished" in table and "broken" in table
+    assert table.count("\n") == 2 + 8 and "unfinished" in table and "broken" in table
     assert files["plot"].stat().st_size > 5000
 
 
