@@ -18,6 +18,7 @@ setup(
         "omegaconf>=2.3,<2.4",
         "pyyaml>=6,<7",
         "scikit-learn>=1.3,<2",
+        "scipy>=1.10,<2",               # the latency fit (NNLS) and Kendall tau
         "matplotlib>=3.7,<4",
         "tqdm>=4.60,<5",
     ],
