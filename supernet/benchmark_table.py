@@ -28,6 +28,24 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def read_arch_csv(path: Path, what: str, error: type[Exception]) -> tuple[list[str], list[dict[str, str]]]:
+    """(columns, rows) of a CSV with one row per architecture, keyed by its ``arch`` column;
+    ``error`` (naming the file and ``what`` it should be) when it is missing, unreadable or
+    has no such column."""
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            header, rows = reader.fieldnames or [], list(reader)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise error(f"{path}: not a readable CSV {what} ({e})") from None
+    if "arch" not in header:
+        raise error(f"{path}: no 'arch' column (columns: {', '.join(header) or 'none'}); a {what} has one row per "
+                    "architecture, keyed by its 'arch' string")
+    return header, rows
+
+
 def architecture_of(space: SearchSpace, text: str, where: str) -> Any:
     """The genotype of an ``arch`` cell of a table; a BenchmarkTableError names ``where``."""
     try:
@@ -48,18 +66,7 @@ class BenchmarkTable:
 
     def __init__(self, path: str | os.PathLike, space: SearchSpace):
         self.path = Path(path)
-        try:
-            with self.path.open(newline="") as f:
-                reader = csv.DictReader(f)
-                header = reader.fieldnames or []
-                rows = list(reader)
-        except FileNotFoundError:
-            raise BenchmarkTableError(f"{self.path}: no such benchmark table") from None
-        except (OSError, UnicodeDecodeError, csv.Error) as e:
-            raise BenchmarkTableError(f"{self.path}: not a readable CSV table ({e})") from None
-        if "arch" not in header:
-            raise BenchmarkTableError(f"{self.path}: no 'arch' column (columns: {', '.join(header) or 'none'}); a "
-                                      "benchmark table has one row per architecture, keyed by its 'arch' string")
+        header, rows = read_arch_csv(self.path, "benchmark table", BenchmarkTableError)
         self.figures: dict[Any, dict[str, float]] = {}
         numeric = [c for c in header if c != "arch"]
         parsed = []

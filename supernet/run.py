@@ -3,8 +3,8 @@ resuming the wrong thing, the config it records, its checkpoint with the RNG sta
 resume exact, its metrics.csv) and the error a diverged loss raises.
 
 A refused run writes nothing into the folder it protects: the guard runs before anything is
-written, and the refusal errors are :class:`RefusedRun`, which the hydra status callback leaves
-alone (summary.py)."""
+written, and a run belongs to its folder only once it recorded its config (:data:`STARTED`),
+which is what the hydra status callback asks (summary.py)."""
 from __future__ import annotations
 
 import fcntl
@@ -25,24 +25,20 @@ CONFIG_FILE = "config.yaml"
 LOCK_FILE = ".lock"     # held (flock) while a run writes the folder; the OS lets go when the process ends
 
 
-class RefusedRun(Exception):
-    """A run that was refused before it wrote anything (its folder is left as it was)."""
+class RunExistsError(FileExistsError):
+    """The folder holds a run and resume was not asked for (refused before anything is written)."""
 
 
-class RunExistsError(RefusedRun, FileExistsError):
-    pass
+class NoRunToResumeError(FileNotFoundError):
+    """resume=true into a folder without a checkpoint."""
 
 
-class NoRunToResumeError(RefusedRun, FileNotFoundError):
-    pass
+class RunBusyError(BlockingIOError):
+    """Another running process writes the folder."""
 
 
-class RunBusyError(RefusedRun, BlockingIOError):
-    pass
-
-
-class OtherRunError(RefusedRun, CheckpointError):
-    pass
+class OtherRunError(CheckpointError):
+    """resume=true with settings other than the run's."""
 
 
 class NonFiniteLossError(RuntimeError):

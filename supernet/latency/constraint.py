@@ -143,21 +143,21 @@ class Knapsack:
         return [(self.base_ms + ms, score, unwind(back)) for (state, _), (ms, score, back) in layer.items()
                 if self.admissible(state)]
 
-    def most_probable(self) -> dict[str, int]:
-        """The admissible choice of the highest score, latency aside (exact)."""
-        labels = self.labels(lambda ms: None, lambda a, b: a[1] > b[1])
-        if not labels:
-            raise ValueError("no architecture of this space obeys the derive rules (strategy.max_skip): relax them")
-        return self.choice(max(labels, key=lambda label: label[1])[2])
-
-    def extreme(self, fastest: bool) -> tuple[float, list[Pick]]:
-        """The exact fastest (or slowest) admissible architecture: (ms, picks)."""
-        sign = 1 if fastest else -1
-        labels = self.labels(lambda ms: None, lambda a, b: sign * a[0] < sign * b[0])
+    def best(self, rank: Callable[[tuple], float]) -> tuple:
+        """The admissible final (ms, score, picks) of the highest ``rank`` (exact)."""
+        labels = self.labels(lambda ms: None, lambda a, b: rank(a) > rank(b))
         if not labels:
             raise ValueError("no architecture of this space obeys the derive rules (strategy.max_skip, the cell "
                              "inputs): relax the skip cap or use more ops")
-        ms, _, picks = min(labels, key=lambda label: sign * label[0])
+        return max(labels, key=rank)
+
+    def most_probable(self) -> dict[str, int]:
+        """The admissible choice of the highest score, latency aside."""
+        return self.choice(self.best(lambda label: label[1])[2])
+
+    def extreme(self, fastest: bool) -> tuple[float, list[Pick]]:
+        """The exact fastest (or slowest) admissible architecture: (ms, picks)."""
+        ms, _, picks = self.best(lambda label: -label[0] if fastest else label[0])
         return ms, picks
 
     def bucketed(self, step_ms: float, windows: list[tuple[float, float]]) -> list[tuple]:

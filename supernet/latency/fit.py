@@ -14,7 +14,6 @@ under 0.1 ms on the phones of HW-NAS-Bench), and no search returns them.
 """
 from __future__ import annotations
 
-import csv
 import datetime
 import math
 import os
@@ -27,7 +26,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.stats import kendalltau
 
-from ..benchmark_table import BenchmarkTableError, architecture_of
+from ..benchmark_table import BenchmarkTableError, architecture_of, read_arch_csv
 from ..spaces.base import SearchSpace, one_hot, path_weights
 from .model import LatencyModel
 from .predict import LatencyPredictor
@@ -47,18 +46,10 @@ def read_measurements(path: str | os.PathLike, column: str, space: SearchSpace) 
     column; a file that cannot be fitted from is refused with what is wrong and how many rows
     were usable."""
     path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            header, rows = reader.fieldnames or [], list(reader)
-    except FileNotFoundError:
-        raise TableError(f"{path}: no such measurement file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise TableError(f"{path}: not a readable CSV file ({e})") from None
-    for name, what in (("arch", "an 'arch' column of architecture strings"), (column, f"the column {column!r}")):
-        if name not in header:
-            raise TableError(f"{path}: no {name!r} column (columns: {', '.join(header) or 'none'}); a measurement "
-                             f"file needs {what}")
+    header, rows = read_arch_csv(path, "measurement file", TableError)
+    if column not in header:
+        raise TableError(f"{path}: no {column!r} column (columns: {', '.join(header)}); give the latency column "
+                         "with --column")
     bad, out = [], Measurements([], [], f"{path.name}, column {column}")
     for line, row in enumerate(rows, start=2):
         try:
