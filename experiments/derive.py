@@ -7,7 +7,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
-from supernet.console import reported_errors
+from supernet.console import app_console
 from supernet.derive import derive_run
 
 register_configs()
@@ -18,7 +18,7 @@ def main(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "run"):
         sys.exit("derive needs the search to derive from: python experiments/derive.py run=<search output "
                  "folder or its checkpoint.pt> [out=<folder>]")
-    with reported_errors():
+    with app_console():
         genotype, files = derive_run(cfg.run, cfg.out, cfg.target_ms)
     print(genotype.summary())
     for name, path in files.items():

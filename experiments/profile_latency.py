@@ -6,7 +6,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
-from supernet.console import reported_errors
+from supernet.console import app_console
 from supernet.latency.profile import run_profile
 
 register_configs()
@@ -14,7 +14,7 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="profile")
 def main(cfg: DictConfig) -> None:
-    with reported_errors():
+    with app_console():
         table, added = run_profile(OmegaConf.to_object(cfg))
     print(f"{table.path}: measured {added} new entries, {len(table.entries)} in all (ms); profiled in "
           f"{table.meta['profile_seconds']} s in all")

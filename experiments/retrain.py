@@ -7,7 +7,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
-from supernet.console import reported_errors
+from supernet.console import app_console
 from supernet.retrain import run_retrain
 
 register_configs()
@@ -15,7 +15,7 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="retrain")
 def main(cfg: DictConfig) -> None:
-    with reported_errors():
+    with app_console():
         result = run_retrain(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
     s = result.summary
     ema = f" (EMA {s['ema_test_acc']:.4f})" if s["ema_test_acc"] is not None else ""

@@ -6,7 +6,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
-from supernet.console import reported_errors
+from supernet.console import app_console
 from supernet.search import run_search
 
 register_configs()
@@ -14,7 +14,7 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="search")
 def main(cfg: DictConfig) -> None:
-    with reported_errors():
+    with app_console():
         result = run_search(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
     if result.files:  # under torchrun only rank 0 writes (and reports)
         print(f"\nsearch finished: {result.out_dir.resolve()}")

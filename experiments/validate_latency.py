@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from supernet.config import register_configs
-from supernet.console import reported_errors
+from supernet.console import app_console
 from supernet.latency.profile import run_validation
 
 register_configs()
@@ -16,7 +16,7 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
 def main(cfg: DictConfig) -> None:
-    with reported_errors():
+    with app_console():
         result = run_validation(OmegaConf.to_object(cfg), Path(HydraConfig.get().runtime.output_dir))
     for label, s in result["stats"].items():
         print(f"{label:6s} calibration: Kendall tau {s['kendall_tau']:.3f}, Spearman rho {s['spearman_rho']:.3f}, "

@@ -4,6 +4,7 @@ mid-write sees the old file or the new one, never half of one; a write that fail
 a read-only folder) names the file and keeps the previous version."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -28,7 +29,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
                                f"could not write {path}: {_reason(e, path.parent)}; "
                                "its previous version, if any, is kept") from e
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):      # a read-only folder: the error above is the one to see
+            tmp.unlink(missing_ok=True)
     return path
 
 

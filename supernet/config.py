@@ -52,6 +52,8 @@ class TrainerConfig:
     strict_fairness: bool = False   # FairNAS: each weight step trains every candidate once (m children, one update)
     lr: float = 0.05
     lr_min: float = 1e-3
+    cosines: int = 1                # 1: one cosine lr -> lr_min spans warm-up and search; 2: the warm-up has its own
+                                    # and the search restarts at lr (ProxylessNAS); a warm-up then ignores epochs
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0

@@ -34,13 +34,17 @@ def parse_genotype(d: Any) -> Any:
     return SCHEMAS[schema](d)
 
 
-def load_genotype(path: str | os.PathLike) -> Any:
-    """A cell or chain genotype from its JSON file, validated."""
-    path = Path(path)
+def read_genotype_json(path: str | os.PathLike) -> Any:
+    """The JSON value of a genotype file; a file that is not JSON is named."""
     try:
-        data = json.loads(read_text(path, "a genotype file (JSON)", GenotypeError))
+        return json.loads(read_text(Path(path), "a genotype file (JSON)", GenotypeError))
     except json.JSONDecodeError as e:
         raise GenotypeError(f"{path}: not valid JSON ({e})") from None
+
+
+def load_genotype(path: str | os.PathLike) -> Any:
+    """A cell or chain genotype from its JSON file, validated."""
+    data = read_genotype_json(path)
     try:
         return parse_genotype(data)
     except GenotypeError as e:

@@ -8,12 +8,11 @@ classes, cells, channels), so ``genotype=<run>/genotype.json, checkpoint_path=<r
 rebuilds that network; what the caller passes wins.  Importing :mod:`supernet` registers them."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from .genotype import GenotypeError
+from .genotype import GenotypeError, read_genotype_json
 from .genotypes import resolve_genotype
 from .spaces.base import family_of
 
@@ -33,7 +32,9 @@ def entry_settings(name: str, spec: Any, given: dict[str, Any], defaults: dict[s
     else the default."""
     recorded = {}
     if isinstance(spec, (str, os.PathLike)) and str(spec).endswith(".json") and Path(spec).is_file():
-        recorded = json.loads(Path(spec).read_text()).get("meta", {}).get("network", {})
+        data = read_genotype_json(spec)
+        meta = data.get("meta") if isinstance(data, dict) else None
+        recorded = meta.get("network", {}) if isinstance(meta, dict) else {}
     if recorded and recorded.get("model", name) != name:
         raise GenotypeError(f"{spec} was retrained as {recorded['model']}; build it with that model name")
     return {k: given[k] if given.get(k) is not None else recorded.get(k, d) for k, d in defaults.items()}

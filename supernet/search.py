@@ -4,7 +4,8 @@ checkpoint after every epoch, then derive.
 Resume is exact: the checkpoint holds weights, alphas, both optimizers, the schedule, the
 RNG states and the history, and the loaders reshuffle from ``(seed, epoch)``.  A resume runs
 the search it continues: every setting but those in :data:`FREE_ON_RESUME` must be as saved;
-more ``trainer.epochs`` re-plan the cosine schedule from the current lr down to ``lr_min``.
+more ``trainer.epochs`` re-plan the cosine schedule that ends with the search from the current lr
+down to ``lr_min``.
 """
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ FREE_ON_RESUME = ("resume", "data.root", "data.download", "data.num_workers", "t
                   "trainer.measure_every", "benchmark.table", "benchmark.column")
 NAN_KNOBS = "trainer.lr or strategy.arch_lr, or a tighter trainer.grad_clip"
 # what a warm-up depends on: a run started from another's warm-up (trainer.init_from) must agree on it
-WARMUP_SETTINGS = ("data", "space", "seed", "trainer.epochs", "trainer.warmup_epochs", "trainer.topology_warmup_epochs",
-                   "trainer.strict_fairness", "trainer.lr", "trainer.lr_min", "trainer.momentum",
+WARMUP_SETTINGS = ("data", "space", "seed", "trainer.warmup_epochs", "trainer.topology_warmup_epochs",
+                   "trainer.strict_fairness", "trainer.lr", "trainer.lr_min", "trainer.cosines", "trainer.momentum",
                    "trainer.weight_decay", "trainer.grad_clip")
 
 
@@ -114,7 +115,9 @@ def search_loader(dataset: Dataset, batch_size: int, seed: int, world: World, ep
 def child_probe(net: torch.nn.Module, train_set: Dataset, val_set: Dataset, cfg: SearchConfig, world: World,
                 epoch: int, device) -> ChildProbe:
     """How a search measures its children in ``epoch``: one batch of ``trainer.bn_images``
-    train images re-estimates BN, the whole val split scores."""
+    train images (augmented as in that epoch) re-estimates BN, the whole val split scores."""
+    if isinstance(train_set, PerSampleAugment):
+        train_set.set_epoch(epoch)
     loaders = (search_loader(d, cfg.trainer.bn_images, cfg.seed, world, epoch, cfg.data.num_workers)
                for d in (train_set, val_set))
     return ChildProbe(net, *loaders, device, world)
@@ -136,6 +139,9 @@ def check_trainer(cfg: SearchConfig, world: World) -> None:
     if (tr.stop_after_warmup or tr.init_from) and tr.warmup_epochs < 1:
         raise ValueError("trainer.stop_after_warmup and trainer.init_from share a warm-up: set trainer.warmup_epochs "
                          ">= 1")
+    if tr.cosines not in (1, 2):
+        raise ValueError(f"trainer.cosines must be 1 (one lr cosine over warm-up and search) or 2 (the search restarts "
+                         f"it), got {tr.cosines}")
     if tr.warmup_epochs > tr.epochs:
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
     if tr.strict_fairness and not strategy_class(cfg.strategy.name).samples_children:
@@ -183,7 +189,7 @@ class SearchRun:
         self.step_net = (DistributedDataParallel(self.net, find_unused_parameters=True) if world.distributed
                          else self.net)
         self.w_opt = torch.optim.SGD(self.net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
-        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, tr.epochs, eta_min=tr.lr_min)
+        self.sched = self.cosine(0)
         self.history: list[dict[str, list[float]]] = []
         self.metrics: list[dict[str, float]] = []
         self.start = 0
@@ -216,13 +222,25 @@ class SearchRun:
             if epochs < self.start:
                 raise OtherRunError(f"{self.folder.checkpoint} has trained {self.start} epochs already; "
                                     f"trainer.epochs={epochs} would undo them: give at least {self.start}")
-            for group in self.w_opt.param_groups:     # cosine from the lr it is at, down to lr_min
-                group["initial_lr"] = group["lr"]
-            self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, max(epochs - self.start, 1),
-                                                                    eta_min=self.cfg.trainer.lr_min)
+            if not self.warmup_cosine(self.start):     # a warm-up cosine of its own ignores the epochs
+                self.sched = self.cosine(self.start)
         if self.world.is_main:
             log.info(f"resuming {self.folder.dir} after epoch {self.start}"
                      + (f", {saved} -> {epochs} epochs" if epochs != saved else ""))
+
+    def warmup_cosine(self, epoch: int) -> bool:
+        """Whether ``epoch`` trains on the warm-up's own cosine (trainer.cosines=2), which the search restarts."""
+        tr = self.cfg.trainer
+        return tr.cosines == 2 and epoch < tr.warmup_epochs
+
+    def cosine(self, epoch: int) -> torch.optim.lr_scheduler.CosineAnnealingLR:
+        """The lr schedule from ``epoch`` on: a cosine from the lr the optimizer is at down to
+        lr_min at the end of the warm-up (when the search restarts it) or of the search."""
+        tr = self.cfg.trainer
+        end = tr.warmup_epochs if self.warmup_cosine(epoch) else tr.epochs
+        for group in self.w_opt.param_groups:
+            group["initial_lr"] = group["lr"]
+        return torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, max(end - epoch, 1), eta_min=tr.lr_min)
 
     def init_from(self) -> None:
         """Start from the warmed-up supernet of ``trainer.init_from``, a run of the same data,
@@ -242,8 +260,9 @@ class SearchRun:
                                 f"({ck['config']['strategy']['name']}, latency.reject_over_target="
                                 f"{ck['config']['latency']['reject_over_target']}) or this one's did not")
         now = config_dict(self.cfg)
+        shared = WARMUP_SETTINGS + ("trainer.epochs",) * (tr.cosines == 1)    # one cosine spans the epochs
         free = [k for k in flat_keys(ck["config"]) + flat_keys(now)
-                if not any(k == w or k.startswith(w + ".") for w in WARMUP_SETTINGS)]
+                if not any(k == w or k.startswith(w + ".") for w in shared)]
         diff = changed_settings(ck["config"], now, free + list(FREE_ON_RESUME) + ["data.cache_dir"])
         if diff:
             raise OtherRunError(f"{refuse}: that run warmed up another supernet ({'; '.join(diff)})")
@@ -373,6 +392,10 @@ class SearchRun:
         self.folder.record_config(config_dict(self.cfg))
         for epoch in range(self.start, self.cfg.trainer.epochs):
             t0 = time.perf_counter()
+            if self.warmup_cosine(epoch - 1) and not self.warmup_cosine(epoch):
+                for group in self.w_opt.param_groups:       # the search's own cosine, from trainer.lr
+                    group["lr"] = self.cfg.trainer.lr
+                self.sched = self.cosine(epoch)
             trained = self.train_epoch(epoch)
             lr = self.w_opt.param_groups[0]["lr"]        # the lr this epoch trained with
             self.sched.step()

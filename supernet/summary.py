@@ -18,7 +18,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
-from .atomic import write_text_atomic
+from .atomic import RecordWriteError, write_text_atomic
 from .console import AppError
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency
@@ -165,7 +165,21 @@ class RunStatusCallback(Callback):
         if status["status"] == "failed":
             error = job_return._return_value
             status["error"] = str(error) if isinstance(error, AppError) else f"{type(error).__name__}: {error}"
-        write_text_atomic(out / STATUS_FILE, json.dumps(status) + "\n")
+        record_status(out / STATUS_FILE, status)
+
+
+def record_status(path: Path, status: dict[str, str]) -> None:
+    """Write ``status`` to ``path``.  On a full disk the previous record would stay and lie (a
+    resumed run that failed, listed as completed): it goes, freeing its block for the new one;
+    when even that cannot be written the folder has none, and summarize judges it by its files."""
+    for _ in range(2):
+        try:
+            write_text_atomic(path, json.dumps(status) + "\n")
+            return
+        except RecordWriteError as err:
+            path.unlink(missing_ok=True)
+            failure = err
+    log.warning(f"{failure}; the run folder has no {STATUS_FILE}, so summarize judges the run by its files")
 
 
 class SummaryCallback(Callback):

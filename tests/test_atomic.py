@@ -34,3 +34,15 @@ def test_a_checkpoint_on_a_full_disk_is_a_clear_error_not_a_stream_error(tmp_pat
         save_checkpoint({"epoch": 2}, tmp_path / "checkpoint.pt")
     monkeypatch.undo()
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
+
+
+def test_a_read_only_folder_reports_the_write_that_failed_not_the_cleanup(tmp_path, monkeypatch):
+    """On a read-only file system removing the temporary fails too; the error is the write's."""
+    def read_only(tmp):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    def unlink(self, missing_ok=False):
+        raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(type(tmp_path), "unlink", unlink)
+    with pytest.raises(RecordWriteError, match=r"could not write .*genotype.json: .*Read-only file system"):
+        write_atomic(tmp_path / "genotype.json", read_only)

@@ -496,10 +496,14 @@ def test_profile_validate_and_search_apps(tmp_path):
     assert (table.read_bytes(), table.stat().st_mtime_ns) == before      # measured nothing: not rewritten
     more = [*small[:-1], "space.ops=[none,skip_connect,max_pool_3x3,sep_conv_3x3,avg_pool_3x3]"]
     out = subprocess.run([sys.executable, str(ROOT / "experiments" / "profile_latency.py"), *more, *common, "warmup=1",
-                          "repeat=3", "calibration_children=3", "progress=false"], cwd=tmp_path, capture_output=True,
+                          "repeat=6", "calibration_children=3", "progress=false"], cwd=tmp_path, capture_output=True,
                          text=True, env=env, timeout=300).stdout
-    added = len(load_table(table, "cpu_2core", 1, "float32").entries) - n
+    grown = load_table(table, "cpu_2core", 1, "float32")
+    added = len(grown.entries) - n
     assert added > 0 and f"measured {added} new" in out
+    # the table says how its latest entries were measured, and how the earlier ones were
+    assert "medians of 2 timed runs" in grown.meta["method"]
+    assert ["medians of 1 timed" in s["method"] for s in grown.meta["sessions"]] == [True, False]
     out = run("validate_latency.py", *common, "children=4", "span_children=3", "warmup=1", "repeat=3",
               "progress=false", f"hydra.run.dir={tmp_path / 'val'}")
     assert "Kendall tau" in out and "largest error" in out and "spread of repeats" in out

@@ -162,6 +162,9 @@ def test_unknown_name_and_malformed_genotype_errors(tmp_path):
         resolve_genotype(str(tmp_path / "bad.json"))
     with pytest.raises(GenotypeError, match="darts_v2"):
         timm.create_model("supernet_cifar", genotype="dartz")
+    (tmp_path / "cut.json").write_text(json.dumps(published_data("darts_v2"))[:40])
+    with pytest.raises(GenotypeError, match=r"cut\.json: not valid JSON"):
+        timm.create_model("supernet_cifar", genotype=str(tmp_path / "cut.json"))
 
 
 def _tiny_retrain(**trainer):

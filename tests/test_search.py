@@ -9,7 +9,7 @@ from conftest import blobs, tiny_config
 from torch.utils.data import TensorDataset
 
 from supernet.checkpoint import CheckpointError, load_checkpoint
-from supernet.data import DataInfo
+from supernet.data import DataInfo, TensorImageDataset
 from supernet.derive import derive_run
 from supernet.genotype import load_genotype
 from supernet.run import NonFiniteLossError, OtherRunError, RunBusyError, RunFolder
@@ -91,6 +91,20 @@ def test_arch_step_after_every_nth_weight_step(tmp_path, tiny_data, monkeypatch)
                         tmp_path, data=tiny_data)
     assert len(calls) == 2 * (6 // 4)   # 6 weight steps an epoch: one arch step, after the 4th (ProxylessNAS)
     assert "arch_loss" in result.metrics[-1]
+
+
+def test_resuming_a_finished_search_writes_the_figures_it_wrote(tmp_path, tiny_data):
+    """A finished run resumed with its settings derives and measures again, with the same
+    figures: the final measurement's BN crops follow the run's epoch, not the last one loaded."""
+    x, y = tiny_data[0].tensors
+    noisy = TensorImageDataset(x, y, transform=lambda image: image + torch.randn_like(image))
+    data = noisy, tiny_data[1], tiny_data[2]
+    cfg = tiny_config(**{"trainer.epochs": 2})
+    run_search(cfg, tmp_path, data=data)
+    wrote = json.loads((tmp_path / "genotype.json").read_text())
+    cfg.resume = True
+    run_search(cfg, tmp_path, data=data)
+    assert json.loads((tmp_path / "genotype.json").read_text()) == wrote
 
 
 def test_resume_refuses_the_checkpoint_of_another_search(tmp_path, tiny_data):
@@ -207,6 +221,11 @@ def test_a_resume_runs_the_search_it_continues(tmp_path, tiny_data):
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["trainer"]["epochs"] == 6
 
 
+def _rows(result):
+    """A search's metrics rows, seconds aside, as JSON (nan == nan)."""
+    return [json.dumps({k: v for k, v in row.items() if k != "seconds"}) for row in result.metrics]
+
+
 def test_a_search_from_its_own_shared_warmup_is_the_search_it_would_have_run(tmp_path, tiny_data):
     """trainer.init_from a run stopped after the same warm-up: with the same strategy every figure
     equals the uninterrupted search's; another strategy starts from the warmed-up weights and
@@ -217,20 +236,40 @@ def test_a_search_from_its_own_shared_warmup_is_the_search_it_would_have_run(tmp
     assert len(warm.metrics) == 2
     again = run_search(tiny_config(**base, **{"trainer.init_from": str(tmp_path / "warm")}), tmp_path / "again",
                        data=tiny_data)
-    def rows(result):     # nan == nan as JSON; seconds aside
-        return [json.dumps({k: v for k, v in row.items() if k != "seconds"}) for row in result.metrics]
-
-    assert rows(again) == rows(whole)
+    assert _rows(again) == _rows(whole)
     assert again.genotype == whole.genotype
     other = run_search(tiny_config(**base, **{"strategy.name": "gdas", "trainer.init_from": str(tmp_path / "warm")}),
                        tmp_path / "gdas", data=tiny_data)
-    assert rows(other)[:2] == rows(warm) and len(other.metrics) == 3
+    assert _rows(other)[:2] == _rows(warm) and len(other.metrics) == 3
     with pytest.raises(OtherRunError, match="warmed up another supernet.*space.init_channels"):
         run_search(tiny_config(**base, **{"trainer.init_from": str(tmp_path / "warm"), "space.init_channels": 6}),
                    tmp_path / "wide", data=tiny_data)
     with pytest.raises(OtherRunError, match="not after the 1 warm-up epochs"):
         run_search(tiny_config(**{"trainer.epochs": 3, "trainer.warmup_epochs": 1,
                                   "trainer.init_from": str(tmp_path / "warm")}), tmp_path / "short", data=tiny_data)
+
+
+def test_two_cosines_restart_the_lr_after_the_warmup_and_share_a_warmup_across_lengths(tmp_path, tiny_data):
+    """trainer.cosines=2: the warm-up's cosine ends at lr_min and the search's starts at lr again
+    (ProxylessNAS); a search from that warm-up equals the uninterrupted one, and the warm-up
+    serves a longer search; one cosine refuses that."""
+    two = {"trainer.epochs": 4, "trainer.warmup_epochs": 2, "trainer.cosines": 2}
+    whole = run_search(tiny_config(**two), tmp_path / "whole", data=tiny_data)
+    lr, lr_min = tiny_config().trainer.lr, tiny_config().trainer.lr_min
+    assert [row["lr"] for row in whole.metrics] == pytest.approx([lr, (lr + lr_min) / 2] * 2)
+    warm = tiny_config(**two, **{"trainer.stop_after_warmup": True})
+    run_search(warm, tmp_path / "warm", data=tiny_data)
+    again = run_search(tiny_config(**two, **{"trainer.init_from": str(tmp_path / "warm")}), tmp_path / "again",
+                       data=tiny_data)
+    assert _rows(again) == _rows(whole) and again.genotype == whole.genotype
+    longer = run_search(tiny_config(**{**two, "trainer.epochs": 6, "trainer.init_from": str(tmp_path / "warm")}),
+                        tmp_path / "longer", data=tiny_data)
+    assert [row["lr"] for row in longer.metrics[1:3]] == pytest.approx([(lr + lr_min) / 2, lr])
+    with pytest.raises(OtherRunError, match="warmed up another supernet.*trainer.cosines"):
+        run_search(tiny_config(**{"trainer.epochs": 4, "trainer.warmup_epochs": 2,
+                                  "trainer.init_from": str(tmp_path / "warm")}), tmp_path / "one", data=tiny_data)
+    with pytest.raises(ValueError, match="trainer.cosines must be 1"):
+        run_search(tiny_config(**{"trainer.cosines": 3}), tmp_path / "three", data=tiny_data)
 
 
 def test_metrics_csv_keeps_the_columns_it_starts_with(tmp_path, tiny_data):

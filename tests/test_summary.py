@@ -1,11 +1,14 @@
 """The multirun summary: every run listed (failed and unfinished too), one picture."""
 import csv
+import errno
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from supernet import summary
+from supernet.atomic import RecordWriteError
 from supernet.summary import collect_runs, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,3 +78,25 @@ def test_parallel_multirun_with_a_failed_run_is_summarized(tmp_path):
     failed = next(r for r in rows if r["status"] == "failed")
     assert "space.nodes" in failed["error"]
     assert "1 of 2 runs did not finish" in res.stdout
+
+
+def test_a_full_disk_never_leaves_a_status_that_lies(tmp_path, monkeypatch, caplog):
+    """The old record goes when the new one cannot be written: its block then holds the new one,
+    or, when the disk stays full, the folder has none (summarize judges the run by its files)."""
+    path = tmp_path / "status.json"
+    path.write_text(json.dumps({"status": "completed"}))
+    real = summary.write_text_atomic
+
+    def full_while_the_old_record_exists(target, text):
+        if target.exists():
+            raise RecordWriteError(errno.ENOSPC, f"could not write {target}: the disk is full")
+        return real(target, text)
+    monkeypatch.setattr(summary, "write_text_atomic", full_while_the_old_record_exists)
+    summary.record_status(path, {"status": "failed", "error": "OSError: No space left on device"})
+    assert json.loads(path.read_text())["status"] == "failed"
+
+    def full(target, text):
+        raise RecordWriteError(errno.ENOSPC, f"could not write {target}: the disk is full")
+    monkeypatch.setattr(summary, "write_text_atomic", full)
+    summary.record_status(path, {"status": "completed"})
+    assert not path.exists() and "summarize judges the run by its files" in caplog.text

@@ -25,7 +25,7 @@ from ..stats import kendall_tau, mape, spearman_rho
 from .constraint import constrained_choice, latency_bounds
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
-from .table import LatencyTable, TableError, load_table, measurement_meta
+from .table import LatencyTable, TableError, add_session, load_table, measurement_meta
 
 log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -193,6 +193,8 @@ def run_profile(cfg) -> tuple[LatencyTable, int]:
             raise TableError(f"{hw.table} was measured on {table.meta['device']} with {table.meta['threads']} "
                              f"threads, this run uses {meta['device']} with {meta['threads']}: measure into "
                              "another table (hardware.table=...)")
+        if table.missing(model.signatures):
+            add_session(table.meta, meta)
     else:
         table = LatencyTable(meta, path=hw.table, hardware=hw.name)
     added = measure_entries(model, table, bench, cfg.progress)

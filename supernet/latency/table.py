@@ -87,6 +87,17 @@ def measurement_meta(device: str, threads: int, batch_size: int, dtype: str, war
                       f"{warmup} warm-up runs, {threads} threads, eval mode, inference_mode, synchronized on GPU"}
 
 
+SESSION_META = ("date", "torch", "processor", "method")     # what may differ between sessions of one table
+
+
+def add_session(meta: dict, session: dict) -> None:
+    """A table profiled again (new entries): its top-level date, torch, processor and method
+    become this session's, those of its latest entries, and ``meta.sessions`` lists every one."""
+    earlier = meta.get("sessions") or [{k: meta.get(k) for k in SESSION_META}]
+    meta["sessions"] = earlier + [{k: session[k] for k in SESSION_META}]
+    meta.update({k: session[k] for k in SESSION_META})
+
+
 def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: str,
                allow_mismatch: bool = False) -> LatencyTable:
     """Read and validate; refuse a table measured with another batch size or dtype than asked
