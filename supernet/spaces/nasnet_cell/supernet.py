@@ -6,7 +6,7 @@ node and every child that picks that op on a source of that group use it.  By de
 (``space.share_inputs``) a group is every source of the same stride: a child then changes which
 state an op reads, not which weights run, so the weights of an op train on every step that
 samples it rather than on one in as many as there are sources (sampled children reach far
-higher accuracy in the same steps: README, "Does the search find something").  The cost: a
+higher accuracy in the same steps: docs/quality.md).  The cost: a
 child that runs one op on two sources of a node runs one module twice, and its re-estimated BN
 statistics average the two.  ``share_inputs=false``: one group per source, ENAS's and DARTS's
 independent weights per edge and op.
