@@ -6,7 +6,14 @@ setup(
     description="Hardware-aware one-shot neural architecture search: binarized path gates, "
                 "shared weights, latency lookup tables, derive-and-retrain of NASNet-style cells",
     packages=find_packages(include=["supernet", "supernet.*"]),
-    package_data={"supernet.genotypes": ["*.json"]},
+    # the hydra configs and the shipped latency tables travel with the package: the commands work anywhere
+    package_data={"supernet": ["conf/*.yaml", "conf/*/*.yaml", "conf/*/*/*.yaml", "latency_tables/*.yaml"],
+                  "supernet.genotypes": ["*.json"]},
+    entry_points={"console_scripts": [
+        f"supernet-{command}=supernet.apps.{module}:main" for command, module in (
+            ("search", "search"), ("derive", "derive"), ("retrain", "retrain"), ("profile", "profile_latency"),
+            ("validate", "validate_latency"), ("summarize", "summarize"), ("fit-latency", "fit_latency"),
+            ("import-latency", "import_latency"))]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.2,<3",
@@ -23,7 +30,7 @@ setup(
         "tqdm>=4.60,<5",
     ],
     extras_require={
-        "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4", "ruff>=0.15,<0.18",
+        "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4", "ruff>=0.15,<0.18", "setuptools>=70.1,<100",
                 "onnx>=1.16,<2", "onnxruntime>=1.18,<2", "onnxscript>=0.3,<1"],
         "slurm": ["hydra-submitit-launcher>=1.2,<1.3"],
     },

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from supernet.config import register_configs
 from supernet.latency.profile import run_profile, run_validation
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(Path(__file__).resolve().parents[1] / "supernet" / "conf")
 
 
 def main() -> None:

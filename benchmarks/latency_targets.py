@@ -36,7 +36,7 @@ from supernet.search import child_probe, run_search
 from supernet.spaces import build_space
 from supernet.strategies import STRATEGIES
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(Path(__file__).resolve().parents[1] / "supernet" / "conf")
 
 
 def search_config(overrides: list[str]):

@@ -34,7 +34,7 @@ from supernet.search import run_search
 from supernet.spaces.base import uniform_choice
 from supernet.strategies import STRATEGIES, build_space_and_strategy
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(Path(__file__).resolve().parents[1] / "supernet" / "conf")
 
 
 def search_config(overrides: list[str]):

@@ -2,7 +2,7 @@
 fails when the config is composed, not an hour into a search.
 
 The dataclasses are registered in hydra's ConfigStore as ``<group>/base_<group>`` schemas; the
-yaml files in ``conf/<group>/`` extend them.  A space family and a strategy bring their own
+yaml files in ``supernet/conf/<group>/`` extend them.  A space family and a strategy bring their own
 config dataclass (``spaces/<family>/config.py``, ``strategies/<name>.py``) to their registry;
 this module sits above both and registers every one as ``space/base_<family>`` and
 ``strategy/base_<name>``.  Library functions take these dataclasses (or any object with the

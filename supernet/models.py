@@ -42,7 +42,7 @@ def entry_settings(name: str, spec: Any, given: dict[str, Any], defaults: dict[s
 
 def no_pretrained(name: str, pretrained: bool, kwargs: dict[str, Any]) -> None:
     if pretrained:
-        raise ValueError(f"{name}: no pretrained weights are published; retrain with experiments/retrain.py "
+        raise ValueError(f"{name}: no pretrained weights are published; retrain with supernet-retrain "
                          "and load its checkpoint (timm.create_model(..., checkpoint_path=...))")
     for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):  # timm passes these to every model
         kwargs.pop(key, None)

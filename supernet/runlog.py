@@ -23,6 +23,8 @@ def write_csv(rows: list[dict[str, Any]], path: Path, keys: list[str] | None = N
 
 
 def format_row(row: dict[str, float]) -> str:
-    """The console line of a row; a nan (not measured this epoch) is left out."""
+    """The console line of a row: what a person watches.  A nan (not measured this epoch) is left
+    out, and so is the derived cell's op histogram (the ``<group>/<op>`` columns), which
+    metrics.csv and the pictures hold."""
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                    if not (isinstance(v, float) and math.isnan(v)))
+                    if not (isinstance(v, float) and math.isnan(v)) and "/" not in k)

@@ -300,7 +300,7 @@ class SearchRun:
         bar = tqdm(zip(train_loader, _endless(val_loader)), total=len(train_loader),
                    desc=f"epoch {epoch + 1}/{tr.epochs}" + ("" if search_arch else " (warm-up)"),
                    disable=not (tr.progress and world.is_main), leave=False, dynamic_ncols=True)
-        hint = f" (its genotype: python experiments/derive.py run={self.folder.dir})"
+        hint = f" (its genotype: supernet-derive run={self.folder.dir})"
         for step, ((x, y), (xv, yv)) in enumerate(bar):
             x, y = x.to(device), y.to(device)
             self.w_opt.zero_grad(set_to_none=True)

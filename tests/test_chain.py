@@ -175,7 +175,7 @@ def test_proxylessnas_table_import_round_trip(tmp_path):
     table = import_table(raw, "pixel1", str(tmp_path / "t.yaml"), "mobile_trim.yaml", "Pixel 1")
     table.save()
     again = load_table(tmp_path / "t.yaml", "pixel1", 1, "float32")
-    shipped = load_table(ROOT / "latency_tables" / "pixel1.yaml", "pixel1", 1, "float32")
+    shipped = load_table(ROOT / "supernet" / "latency_tables" / "pixel1.yaml", "pixel1", 1, "float32")
     assert again.entries == table.entries == shipped.entries and len(table.entries) == len(raw) == 72
     exported = export_table(again)
     assert exported == {k: {"mean": v["mean"]} for k, v in raw.items()}
@@ -193,7 +193,7 @@ def test_pixel1_table_predicts_proxylessnas_mobile():
     stage 1 from 24 to 32 channels after the search, so the network itself has no table
     entries) predicted from the Pixel 1 table: within 10% of the 78 ms its paper measured."""
     space = build_space(ChainSpaceConfig())
-    table = load_table(ROOT / "latency_tables" / "pixel1.yaml", "pixel1", 1, "float32")
+    table = load_table(ROOT / "supernet" / "latency_tables" / "pixel1.yaml", "pixel1", 1, "float32")
     predictor = LatencyPredictor(space, space.latency_model(DataInfo(3, 1000, 224)), table)
     with pytest.raises(MissingEntryError, match="first_conv.cin1.cout32.16x16.s2.*imported.*holds only the shapes"):
         LatencyPredictor(space, space.latency_model(DataInfo(1, 10, 16)), table)    # digits: not a phone's input

@@ -44,7 +44,7 @@ def overrides(words: list[str]) -> list[str]:
 
 def composes(app: str, given: list[str]) -> None:
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "supernet" / "conf"), version_base="1.3"):
         compose(app, given)
 
 

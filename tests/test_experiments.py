@@ -30,7 +30,7 @@ def _run(script, *args, cwd):
 
 def _compose(*overrides):
     register_configs()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(ROOT / "supernet" / "conf"), version_base="1.3"):
         return compose("search", overrides=list(overrides))
 
 
@@ -113,7 +113,7 @@ def test_chain_search_then_derive_scripts(tmp_path):
     assert json.loads((run_dir / "genotype.json").read_text())["blocks"] == genotype["blocks"]
     assert not list(tmp_path.glob("*.log")) and not list(run_dir.glob("*.log"))   # no empty hydra logs
     res = _run("derive.py", cwd=tmp_path)
-    assert res.returncode != 0 and "derive needs the search to derive from: python experiments/derive.py run=" \
+    assert res.returncode != 0 and "derive needs the search to derive from: supernet-derive run=" \
         in res.stderr and "Traceback" not in res.stderr
 
 
@@ -144,12 +144,12 @@ def test_a_refused_run_writes_nothing_into_the_run_it_protects(tmp_path):
 def test_help_lists_the_groups_the_app_takes_with_their_options(app):
     """--help names each group the app composes with exactly the options conf/<group>/ holds (no
     base_* schemas, no groups of other apps)."""
-    cfg = OmegaConf.load(ROOT / "conf" / f"{app}.yaml")
+    cfg = OmegaConf.load(ROOT / "supernet" / "conf" / f"{app}.yaml")
     defaults = OmegaConf.to_container(cfg.defaults)
     groups = [next(iter(d)) for d in defaults if isinstance(d, dict) and not next(iter(d)).startswith("override")]
     listed = {line.split(":")[0]: line.split(":")[1].split("  ")[0].strip()
               for line in cfg.hydra.help.template.splitlines() if ":" in line and line.split(":")[0].isidentifier()}
     assert set(listed) == set(groups)
     for group in groups:
-        options = ", ".join(sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml")))
+        options = ", ".join(sorted(p.stem for p in (ROOT / "supernet" / "conf" / group).glob("*.yaml")))
         assert listed[group] == options, group

@@ -120,9 +120,9 @@ def test_the_missing_entry_command_measures_the_search_s_space_and_hardware(tmp_
     with pytest.raises(MissingEntryError) as err:
         run_search(cfg, tmp_path / "run", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
     command = str(err.value).split("with: ", 1)[1]
-    assert command.startswith("python experiments/profile_latency.py ")
+    assert command.startswith("supernet-profile ")
     register_configs()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(ROOT / "supernet" / "conf"), version_base="1.3"):
         profile = OmegaConf.to_object(compose("profile", overrides=command.split()[2:]))
     assert dataclasses.asdict(profile.hardware) == dataclasses.asdict(cfg.hardware)
     assert {k: v for k, v in dataclasses.asdict(profile.space).items() if k != "name"} == \

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _compose(*overrides):
     register_configs()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(ROOT / "supernet" / "conf"), version_base="1.3"):
         return OmegaConf.to_object(compose("retrain", overrides=list(overrides)))
 
 

@@ -176,6 +176,7 @@ def test_a_search_reports_how_far_to_trust_its_shared_weights(tmp_path, tiny_dat
     first = result.metrics[0]
     assert math.isnan(first["val_acc_derived"]) and math.isnan(first["val_acc_sampled"])
     assert "val_acc" not in format_row(first) and "alpha_entropy" in format_row(first)      # the console line
+    assert "normal/skip_connect" in first and "/" not in format_row(first)     # its histogram: metrics.csv only
     meta = json.loads((tmp_path / "genotype.json").read_text())["meta"]["shared_weights"]
     assert meta["children"] == 3
     assert 0 <= meta["sampled_acc_mean"] <= 1 and 0 <= meta["derived_acc"] <= 1 and meta["sampled_acc_sd"] >= 0

@@ -25,7 +25,7 @@ from ..stats import kendall_tau, mape, spearman_rho
 from .constraint import constrained_choice, latency_bounds
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
-from .table import LatencyTable, TableError, add_session, load_table, measurement_meta
+from .table import LatencyTable, TableError, add_session, load_table, measurement_meta, table_path
 
 log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -172,7 +172,7 @@ def _setup(cfg):
         torch.device(hw.device)
     except RuntimeError:
         raise ValueError(f"hardware {hw.name!r} measures on {hw.device!r}, which is not a torch device on this "
-                         "machine: its table is imported (experiments/import_latency.py), not measured here") from None
+                         "machine: its table is imported (supernet-import-latency), not measured here") from None
     _, info = build_dataset(cfg.data, train=True, augment=False)
     bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat, hw.threads or torch.get_num_threads())
     space = build_space(cfg.space)
@@ -187,7 +187,7 @@ def run_profile(cfg) -> tuple[LatencyTable, int]:
     model, bench, space, info = _setup(cfg)
     hw = cfg.hardware
     meta = measurement_meta(hw.device, bench.threads, hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
-    if Path(hw.table).exists():
+    if table_path(hw.table).exists():
         table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype)
         if (table.meta["device"], table.meta["threads"]) != (meta["device"], meta["threads"]):
             raise TableError(f"{hw.table} was measured on {table.meta['device']} with {table.meta['threads']} "

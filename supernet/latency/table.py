@@ -52,7 +52,7 @@ class LatencyTable:
         if "imported" in self.meta:
             return (f"the table is imported ({self.meta['method']}) and holds only the shapes it was published "
                     "for: search a space and an input size it covers")
-        return f"measure the missing entries with: python experiments/profile_latency.py hardware={self.hardware}"
+        return f"measure the missing entries with: supernet-profile hardware={self.hardware}"
 
     def __getitem__(self, signature: str) -> float:
         try:
@@ -98,12 +98,24 @@ def add_session(meta: dict, session: dict) -> None:
     meta.update({k: session[k] for k in SESSION_META})
 
 
+PACKAGE_DIR = Path(__file__).resolve().parents[1]   # supernet/, which ships conf/ and latency_tables/
+
+
+def table_path(path: str | os.PathLike) -> Path:
+    """Where the table ``hardware.table`` names is: a relative path from the working directory,
+    else among the tables the package ships (``latency_tables/<name>.yaml``), so a shipped
+    hardware target works from any folder."""
+    path = Path(path)
+    shipped = PACKAGE_DIR / path
+    return shipped if not path.is_absolute() and not path.exists() and shipped.is_file() else path
+
+
 def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: str,
                allow_mismatch: bool = False) -> LatencyTable:
     """Read and validate; refuse a table measured with another batch size or dtype than asked
     (``allow_mismatch`` overrides, for a deliberate transfer)."""
-    path = Path(path)
-    command = f"python experiments/profile_latency.py hardware={hardware}"
+    path = table_path(path)
+    command = f"supernet-profile hardware={hardware}"
     if not path.is_file():
         raise TableError(f"no latency table at {path}; measure one on the target device with: {command}")
     try:

@@ -130,7 +130,7 @@ def profile_command(cfg, info) -> str:
     group = space_class(cfg.space.name).space_yaml
     fields = [f"{prefix}.{k}={_override(v)}" for prefix, c in (("hardware", cfg.hardware), ("space", cfg.space))
               for k, v in dataclasses.asdict(c).items() if not (prefix == "space" and k == "name")]
-    return (f"python experiments/profile_latency.py data={cfg.data.name} data.image_size={info.image_size} "
+    return (f"supernet-profile data={cfg.data.name} data.image_size={info.image_size} "
             f"space={group} " + " ".join(fields))
 
 

@@ -1,6 +1,6 @@
 """Search space families, selected by ``space.name``.  A family is one package here (config,
 space, supernet, discrete network, genotype, latency model, picture, timm entry) whose space
-class is decorated with :func:`register_space`, plus one yaml in ``conf/space/``: every package
+class is decorated with :func:`register_space`, plus one yaml in ``supernet/conf/space/``: every package
 here is imported, so nothing else changes."""
 import importlib
 import pkgutil

@@ -62,7 +62,7 @@ class Edge:
 @dataclass
 class SpaceConfig:
     """What every space's config has; each family extends it (``spaces/<family>/config.py``)
-    and ``conf/space/<name>.yaml`` picks it by ``base_<family>``."""
+    and ``supernet/conf/space/<name>.yaml`` picks it by ``base_<family>``."""
     name: str = MISSING
 
 
@@ -78,7 +78,7 @@ class SearchSpace:
     name: ClassVar[str]
     config: ClassVar[type]
     genotype_type: ClassVar[type]
-    space_yaml: ClassVar[str] = ""           # a conf/space/<name>.yaml of this family (the apps compose it)
+    space_yaml: ClassVar[str] = ""           # a supernet/conf/space/<name>.yaml of this family (the apps compose it)
     ops: tuple[str, ...]
     decisions: list[Decision]
     by_name: dict[str, Decision]

@@ -1,6 +1,6 @@
 """Search strategies, selected by ``strategy.name``.  A new strategy is one module in this
 package that decorates its class with :func:`register_strategy` (with its config dataclass),
-plus one yaml in ``conf/strategy/``: every module here is imported, so nothing else changes."""
+plus one yaml in ``supernet/conf/strategy/``: every module here is imported, so nothing else changes."""
 import importlib
 import pkgutil
 

@@ -17,7 +17,7 @@ from ..spaces.base import Decision, Edge, SearchSpace, build_space, derivable, p
 @dataclass
 class StrategyConfig:
     """What every strategy's config has; each strategy module extends it with its own options
-    (strategies/<name>.py) and ``conf/strategy/<name>.yaml`` picks it by ``base_<name>``."""
+    (strategies/<name>.py) and ``supernet/conf/strategy/<name>.yaml`` picks it by ``base_<name>``."""
     name: str = "proxyless"
     arch_lr: float = 1e-2           # Adam on alpha (or the controller)
     arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])   # ProxylessNAS: no first moment

@@ -21,7 +21,7 @@ class NB201SpaceConfig(SpaceConfig):
     init_channels: int = 16
     cells_per_stage: int = 5
     # The network a hardware target's table models and end-to-end timings run (0: the supernet's
-    # own size). conf/space/nasbench201.yaml: the benchmark's C=16, N=5, where a derived cell is
+    # own size). supernet/conf/space/nasbench201.yaml: the benchmark's C=16, N=5, where a derived cell is
     # deployed and the published latencies were measured, whatever size the supernet searches at.
     latency_channels: int = 0
     latency_cells_per_stage: int = 0

@@ -1,4 +1,4 @@
-"""The cell space's options (hydra: ``space/base_nasnet_cell``, picked by conf/space/darts.yaml
+"""The cell space's options (hydra: ``space/base_nasnet_cell``, picked by supernet/conf/space/darts.yaml
 and nasnet.yaml)."""
 from __future__ import annotations
 

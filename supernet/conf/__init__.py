@@ -1,0 +1,1 @@
+"""The hydra configs of the apps (one folder per config group), shipped with the package."""
