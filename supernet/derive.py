@@ -52,7 +52,7 @@ def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo, me
             elif abs(ratio - 1) > DRIFT:
                 warnings.warn(f"measured {ms:.3f} ms here, {ratio:.2f}x the table's {meta['table_latency_ms']:.3f} ms: "
                               "the table's calibration misses this network on this machine; check it with "
-                              "validate_latency.py and refit it with profile_latency.py recalibrate=true")
+                              "supernet-validate and refit it with supernet-profile recalibrate=true")
     return genotype, meta
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from timm.models import build_model_with_cfg, get_pretrained_cfg
+from torch import nn
 
 from .genotype import GenotypeError, read_genotype_json
 from .genotypes import resolve_genotype
@@ -40,9 +43,33 @@ def entry_settings(name: str, spec: Any, given: dict[str, Any], defaults: dict[s
     return {k: given[k] if given.get(k) is not None else recorded.get(k, d) for k, d in defaults.items()}
 
 
-def no_pretrained(name: str, pretrained: bool, kwargs: dict[str, Any]) -> None:
+def entry_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
+    """An entry's registered pretrained config: no weights, so no url; the rest as timm's models
+    carry it (input size, pool size, crop, interpolation, mean and std, first conv, classifier)."""
+    return {"url": "", "license": "apache-2.0", **cfg}
+
+
+def build_entry(name: str, build: Callable[..., nn.Module], pretrained: bool, settings: dict[str, Any],
+                kwargs: dict[str, Any], feature_cfg: dict[str, Any]) -> nn.Module:
+    """Through timm's builder with the entry's registered pretrained config (the caller's
+    ``pretrained_cfg`` and ``pretrained_cfg_overlay`` applied, the input channels and classes as
+    built), so the network carries what timm's models carry; ``features_only=True`` wraps it as
+    ``feature_cfg`` says."""
     if pretrained:
         raise ValueError(f"{name}: no pretrained weights are published; retrain with supernet-retrain "
                          "and load its checkpoint (timm.create_model(..., checkpoint_path=...))")
-    for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):  # timm passes these to every model
-        kwargs.pop(key, None)
+    kwargs.pop("cache_dir", None)
+    size = get_pretrained_cfg(name).input_size[1:]
+    overlay = {"input_size": (settings["in_chans"], *size), "num_classes": settings["num_classes"],
+               **(kwargs.pop("pretrained_cfg_overlay", None) or {})}
+    return build_model_with_cfg(build, name, pretrained=False, pretrained_cfg=kwargs.pop("pretrained_cfg", None),
+                                pretrained_cfg_overlay=overlay, feature_cfg=feature_cfg, **settings, **kwargs)
+
+
+def drop_path_setting(kwargs: dict[str, Any]) -> None:
+    """timm's ``drop_path_rate`` is the cell networks' ``drop_path_prob``."""
+    if kwargs.get("drop_path_rate") is not None:
+        if kwargs.get("drop_path_prob") is not None:
+            raise ValueError("drop_path_rate and drop_path_prob name one setting: give one of them")
+        kwargs["drop_path_prob"] = kwargs.pop("drop_path_rate")
+    kwargs.pop("drop_path_rate", None)

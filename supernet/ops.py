@@ -77,9 +77,9 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x):
         x = self.relu(x)
-        y = x[:, :, 1:, 1:]
-        if x.shape[-1] % 2:  # odd sizes: pad the shifted branch so both halves align
-            y = nn.functional.pad(y, (0, 1, 0, 1))
+        # the shifted branch, padded back to the input's size: both halves align for odd sizes, and
+        # for even ones the stride never reads the pad (no branch on the shape: fx traces it)
+        y = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(y)], dim=1))
 
 

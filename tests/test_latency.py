@@ -73,7 +73,7 @@ def test_table_round_trip_and_refusals(tmp_path):
     with pytest.raises(TableError, match="dtype"):
         load_table(path, "syn", 1, "bfloat16")
     assert load_table(path, "syn", 8, "float32", allow_mismatch=True).entries == table.entries
-    with pytest.raises(TableError, match="profile_latency.py hardware=syn"):
+    with pytest.raises(TableError, match="supernet-profile hardware=syn"):
         load_table(tmp_path / "absent.yaml", "syn", 1, "float32")
 
 
@@ -104,7 +104,7 @@ def test_missing_entry_names_the_signature_and_the_command(tmp_path):
     model = space.latency_model(INFO)
     gone = next(s for s in model.signatures if s.startswith("sep_conv") and s.endswith("s2"))
     del table.entries[gone]
-    with pytest.raises(MissingEntryError, match=f"{gone.replace('|', '.')}.*profile_latency.py hardware=syn"):
+    with pytest.raises(MissingEntryError, match=f"{gone.replace('|', '.')}.*supernet-profile hardware=syn"):
         LatencyPredictor(space, model, table)
 
 

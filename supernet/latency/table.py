@@ -138,16 +138,16 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
     if bad:
         raise TableError(f"{path}: entries must map op signatures to finite milliseconds >= 0; bad: "
                          f"{', '.join(f'{k}: {entries[k]!r}' for k in bad[:3])}; measure them again with "
-                         "profile_latency.py")
+                         "supernet-profile")
     calibration = data.get("calibration") or {}
     fitted = {"scale", "per_op_ms", "constant_ms"}          # scale: optional (tables before it had none)
     if not isinstance(calibration, dict) or any(
             not isinstance(c, dict) or not fitted - {"scale"} <= set(c) <= fitted for c in calibration.values()):
         raise TableError(f"{path}: calibration maps a network configuration to {{scale, per_op_ms, constant_ms}}; "
-                         "re-fit it with profile_latency.py")
+                         "re-fit it with supernet-profile")
     if any(not isinstance(v, (int, float)) or not math.isfinite(v) for c in calibration.values() for v in c.values()):
         raise TableError(f"{path}: its calibration holds a value that is not a finite number; re-fit it with "
-                         "profile_latency.py recalibrate=true")
+                         "supernet-profile recalibrate=true")
     if not allow_mismatch:
         for key, want in (("batch_size", batch_size), ("dtype", dtype)):
             if meta[key] != want:

@@ -107,7 +107,7 @@ class HardwareTarget:
         if abs(drift - 1) > DRIFT:
             return (f"this machine takes {drift:.2f}x the table's time for the table's own ops (measured "
                     f"{meta.get('date')}): a busy machine or a stale table; profile the table again on a quiet "
-                    f"machine (move {self.predictor.table.path} aside, then run profile_latency.py)")
+                    f"machine (move {self.predictor.table.path} aside, then run supernet-profile)")
         return None
 
     def measure(self, genotype, info) -> tuple[float, float]:

@@ -4,13 +4,14 @@ with a residual reduction block (a ResNet basic block of stride 2) between them;
 global pooling and a linear classifier.  The supernet builds the same stack with search cells."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 from timm.layers import drop_path
 from torch import Tensor, nn
 
 from ...ops import ReLUConvBN, build_op
 from ..base import WithoutAuxiliaryHead
+from ..timm_protocol import TimmNetwork
 from .genotype import EDGES, NODES, NB201Genotype
 
 
@@ -38,7 +39,7 @@ class Head(nn.Module):
     def __init__(self, C: int, num_classes: int):
         super().__init__()
         self.lastact = nn.Sequential(nn.BatchNorm2d(C), nn.ReLU(inplace=True))
-        self.classifier = nn.Linear(C, num_classes)
+        self.classifier = nn.Linear(C, num_classes) if num_classes else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.lastact(x).mean((2, 3)))
@@ -96,21 +97,28 @@ class InferCell(nn.Module):
         return nodes[-1]
 
 
-class NB201Network(WithoutAuxiliaryHead, NB201Stack):
-    """The benchmark's network of one architecture (the retrain's and the timm entry's)."""
+class NB201Network(TimmNetwork, WithoutAuxiliaryHead, NB201Stack):
+    """The benchmark's network of one architecture (the retrain's and the timm entry's); its
+    head's BN and ReLU end ``forward_features``, as a timm model's final norm does."""
+
+    classifier_path = "head.classifier"
 
     def __init__(self, genotype: NB201Genotype, in_channels: int = 3, num_classes: int = 10, C: int = 16,
-                 cells_per_stage: int = 5, drop_path_prob: float = 0.0):
+                 cells_per_stage: int = 5, drop_path_prob: float = 0.0, global_pool: str = "avg",
+                 drop_rate: float = 0.0):
         super().__init__(in_channels, num_classes, C, cells_per_stage, lambda c: InferCell(genotype, c))
+        self.init_head(global_pool, drop_rate)
+        self.feature_info = [dict(num_chs=c, reduction=2 ** min(i // (cells_per_stage + 1), 2), module=f"cells.{i}")
+                             for i, (c, _) in enumerate(stage_channels(C, cells_per_stage))]
         self.genotype = genotype
         self.drop_path_prob = drop_path_prob
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def cell_outputs(self, x: Tensor) -> Iterator[Tensor]:
         x = self.stem(x)
         drop = self.drop_path_prob if self.training else 0.0
         for cell in self.cells:
-            x = cell(x, drop) if isinstance(cell, InferCell) else cell(x)
-        return x
+            x = self.run_cell(cell, x, drop) if isinstance(cell, InferCell) else self.run_cell(cell, x)
+            yield x
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.forward_features(x))
+    def final(self, x: Tensor) -> Tensor:
+        return self.head.lastact(x)

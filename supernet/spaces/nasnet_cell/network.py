@@ -8,11 +8,14 @@ epoch) and an optional auxiliary head after the 2/3 reduction that runs only in 
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 from timm.layers import drop_path
 from torch import Tensor, nn
 
 from ...ops import build_op
+from ..timm_protocol import TimmNetwork
 from .genotype import CellGenotype, Genotype
 from .macro import CellSpec, cell_plan, preprocess, reduction_layers, stem
 
@@ -58,11 +61,13 @@ class AuxiliaryHead(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-class CellGenotypeNetwork(nn.Module):
-    """stem0 -> stem1 -> cells (auxiliary head after the 2/3 reduction) -> pool -> classifier."""
+class CellGenotypeNetwork(TimmNetwork, nn.Module):
+    """stem0 -> stem1 -> cells (auxiliary head after the 2/3 reduction) -> pool -> classifier;
+    ``stem_reduction``: how much the stems reduce the input (feature_info)."""
 
     def __init__(self, genotype: Genotype, num_classes: int, stem0: nn.Module, stem1: nn.Module,
-                 plan: list[CellSpec], auxiliary: bool, drop_path_prob: float):
+                 plan: list[CellSpec], auxiliary: bool, drop_path_prob: float, stem_reduction: int,
+                 global_pool: str = "avg", drop_rate: float = 0.0):
         super().__init__()
         cells_of = genotype.cells()
         self.genotype = genotype
@@ -71,8 +76,12 @@ class CellGenotypeNetwork(nn.Module):
         width = [len(cells_of["reduce" if s.reduction else "normal"].concat) * s.C for s in plan]
         self.aux_index = max(reduction_layers(len(plan)))
         self.auxiliary_head = AuxiliaryHead(width[self.aux_index], num_classes) if auxiliary else None
-        self.classifier = nn.Linear(width[-1], num_classes)
+        self.classifier = nn.Linear(width[-1], num_classes) if num_classes else nn.Identity()
         self.num_classes, self.num_features = num_classes, width[-1]
+        self.init_head(global_pool, drop_rate)
+        reduction = [stem_reduction * 2 ** sum(s.reduction for s in plan[:i + 1]) for i in range(len(plan))]
+        self.feature_info = [dict(num_chs=w, reduction=r, module=f"cells.{i}")
+                             for i, (w, r) in enumerate(zip(width, reduction))]
         self.drop_path_prob = drop_path_prob
 
     @property
@@ -87,42 +96,23 @@ class CellGenotypeNetwork(nn.Module):
         for cell in self.cells:
             cell.drop_prob = p
 
-    def _features(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    def cell_outputs(self, x: Tensor) -> Iterator[Tensor]:
         s0 = self.stem0(x)
         s1 = self.stem1(s0)
-        aux = None
-        for i, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1)
-            if i == self.aux_index and self.auxiliary_head is not None and self.training:
-                aux = self.auxiliary_head(s1)
-        return s1, aux
+        for cell in self.cells:
+            s0, s1 = s1, self.run_cell(cell, s0, s1)
+            yield s1
 
     def forward_with_aux(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Logits and, in training with an auxiliary head, the auxiliary logits (else None)."""
-        features, aux = self._features(x)
-        return self.forward_head(features), aux
+        aux = None
+        for i, x in enumerate(self.cell_outputs(x)):
+            if i == self.aux_index and self.auxiliary_head is not None and self.training:
+                aux = self.auxiliary_head(x)
+        return self.forward_head(x), aux
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_with_aux(x)[0]
-
-    # timm's model interface (feature extraction, fine-tuning on another number of classes)
-    def forward_features(self, x: Tensor) -> Tensor:
-        """The last cell's feature map (before pooling)."""
-        return self._features(x)[0]
-
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        pooled = x.mean((2, 3))
-        return pooled if pre_logits else self.classifier(pooled)
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """A new classifier for ``num_classes`` (0: none, the pooled features come out)."""
-        if global_pool not in (None, "avg"):
-            raise ValueError(f"the cell networks pool by averaging only, got global_pool={global_pool!r}")
-        self.num_classes = num_classes
-        self.classifier = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
 def _multiplier(genotype: Genotype):
@@ -134,10 +124,11 @@ class CellNetwork(CellGenotypeNetwork):
     """The CIFAR form (3x3 stem, reductions at 1/3 and 2/3), DARTS's NetworkCIFAR."""
 
     def __init__(self, genotype: Genotype, in_channels: int, num_classes: int, layers: int = 5,
-                 C: int = 8, stem_multiplier: int = 3, auxiliary: bool = False, drop_path_prob: float = 0.0):
+                 C: int = 8, stem_multiplier: int = 3, auxiliary: bool = False, drop_path_prob: float = 0.0,
+                 **head):
         plan = cell_plan(layers, C, stem_multiplier, _multiplier(genotype))
         super().__init__(genotype, num_classes, stem(in_channels, stem_multiplier * C), nn.Identity(),
-                         plan, auxiliary, drop_path_prob)
+                         plan, auxiliary, drop_path_prob, 1, **head)
 
 
 class CellNetworkImageNet(CellGenotypeNetwork):
@@ -145,7 +136,7 @@ class CellNetworkImageNet(CellGenotypeNetwork):
     stride-2 conv (224 -> 28 before the first cell), so the first cell factor-reduces its c_{k-2}."""
 
     def __init__(self, genotype: Genotype, in_channels: int = 3, num_classes: int = 1000, layers: int = 14,
-                 C: int = 48, auxiliary: bool = False, drop_path_prob: float = 0.0):
+                 C: int = 48, auxiliary: bool = False, drop_path_prob: float = 0.0, **head):
         stem0 = nn.Sequential(
             nn.Conv2d(in_channels, C // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C // 2),
             nn.ReLU(inplace=True),
@@ -153,7 +144,7 @@ class CellNetworkImageNet(CellGenotypeNetwork):
         stem1 = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
                               nn.BatchNorm2d(C))
         plan = cell_plan(layers, C, 1, _multiplier(genotype), reduction_prev=True)
-        super().__init__(genotype, num_classes, stem0, stem1, plan, auxiliary, drop_path_prob)
+        super().__init__(genotype, num_classes, stem0, stem1, plan, auxiliary, drop_path_prob, 8, **head)
 
 
 def build_network(genotype: Genotype, form: str, in_channels: int, num_classes: int, layers: int, C: int,
