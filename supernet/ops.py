@@ -77,9 +77,10 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x):
         x = self.relu(x)
-        # the shifted branch, padded back to the input's size: both halves align for odd sizes, and
-        # for even ones the stride never reads the pad (no branch on the shape: fx traces it)
-        y = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        # odd sizes: pad the shifted branch so both halves align (an amount, not a branch on the
+        # shape, so fx traces it; even sizes pad nothing)
+        odd = x.shape[-1] % 2
+        y = nn.functional.pad(x[:, :, 1:, 1:], (0, odd, 0, odd))
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(y)], dim=1))
 
 
