@@ -17,7 +17,7 @@ from .latency.profile import DRIFT, NOISY
 from .latency.target import HardwareTarget, hardware_target
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
 from .spaces.base import SearchSpace
-from .strategies import build_space_and_strategy
+from .strategies import build_space_and_strategy, strategy_class
 
 
 def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo, measure: bool = True,
@@ -90,7 +90,7 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
                              "it: search with hardware=<target> (it may have latency.loss=none)")
         cfg.latency.target_ms, cfg.latency.constrained_derive = target_ms, True
         out = out or ckpt.parent / f"target_{target_ms:g}ms"
-    if state["epoch"] <= cfg.trainer.warmup_epochs and cfg.strategy.name != "random":
+    if state["epoch"] <= cfg.trainer.warmup_epochs and strategy_class(cfg.strategy.name).trains_architecture:
         warnings.warn(f"{ckpt} stopped after epoch {state['epoch']}, within its {cfg.trainer.warmup_epochs} warm-up "
                       "epochs: alpha has not been trained, and this genotype is its initial (near uniform) choice")
     space, strategy = build_space_and_strategy(cfg)

@@ -197,7 +197,7 @@ class SearchRun:
         # so the first weight steps train the op modules on one fixed topology before every
         # decision varies (progressive shrinking's order: one network first, then the space).
         seeded = uniform_choice(self.space, torch.Generator().manual_seed(cfg.seed), allow_none=False)
-        self.topology = {d.name: seeded[d.name] for d in self.space.decisions if d.kind == "input"}
+        self.topology = {d.name: seeded[d.name] for d in self.space.topology_decisions()}
         # the op histogram's columns: every derivable op of every group, so a count of 0 reads 0
         self.op_columns = list(dict.fromkeys((d.group, op) for d in self.space.decisions if d.kind == "op"
                                              for k, op in enumerate(d.candidates) if k not in d.never_derived))
@@ -371,7 +371,7 @@ class SearchRun:
     def collapsed(self, derived) -> bool:
         """Whether a derived cell holds ``trainer.stop_at_skips`` skip-connects (stop early)."""
         tr = self.cfg.trainer
-        skips = max(counts.get("skip_connect", 0) for counts in derived.op_histogram().values())
+        skips = self.space.skip_count(derived)
         stop = bool(tr.stop_at_skips) and skips >= tr.stop_at_skips
         if stop and self.world.is_main:
             log.info(f"stopping early: a derived cell has {skips} skip_connect (trainer.stop_at_skips="

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 
 from .atomic import RecordWriteError, write_text_atomic
 from .console import AppError
+from .latency.target import run_target
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency
 from .run import CONFIG_FILE, STARTED
@@ -75,7 +76,7 @@ def summarize_run(run: Path, root: Path) -> dict[str, Any]:
         "run": str(run.relative_to(root)),
         "status": status,
         "hardware": _get(cfg, "hardware.name", "none"),
-        "target_ms": meta.get("target_ms", _get(cfg, "latency.target_ms") or _get(cfg, "hardware.target_ms")),
+        "target_ms": meta.get("target_ms", run_target(_get(cfg, "latency.target_ms"), _get(cfg, "hardware.target_ms"))),
         "strategy": _get(cfg, "strategy.name"),
         "seed": cfg.get("seed"),
         "table_latency_ms": meta.get("table_latency_ms"),

@@ -134,6 +134,11 @@ def profile_command(cfg, info) -> str:
             f"space={group} " + " ".join(fields))
 
 
+def run_target(latency_target_ms: float | None, hardware_target_ms: float | None) -> float | None:
+    """The target a run aims at: ``latency.target_ms``, else its hardware target's."""
+    return latency_target_ms if latency_target_ms is not None else hardware_target_ms
+
+
 def check_reachable(predictor: LatencyPredictor, target_ms: float, hardware: str, rules: Rules) -> None:
     """Refuse a target below the cheapest network derive may return (its rules, the skip cap
     included); say when it is above the dearest (then the latency term has nothing to do)."""
@@ -159,7 +164,7 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
         raise ValueError(f"unknown latency.reward {lat.reward!r}; choose one of {', '.join(REWARD_SOURCES)}")
     if not hw.table:
         return None
-    target = lat.target_ms if lat.target_ms is not None else hw.target_ms
+    target = run_target(lat.target_ms, hw.target_ms)
     if target is None and (lat.loss != "none" or lat.constrained_derive or lat.reject_over_target):
         raise ValueError(f"hardware {hw.name} has no target: set latency.target_ms=<ms> (or hardware.target_ms)")
     if target is not None and lat.loss != "none":

@@ -107,6 +107,17 @@ class SearchSpace:
     def latency_model(self, info):
         raise NotImplementedError
 
+    def topology_decisions(self) -> list[Decision]:
+        """The decisions that wire the network (which state an op reads): the ones a topology
+        warm-up holds fixed."""
+        return [d for d in self.decisions if d.kind == "input"]
+
+    @staticmethod
+    def skip_count(genotype: Any) -> int:
+        """The most skip-connects in one cell of ``genotype``: the collapse of a differentiable
+        search to parameter-free ops that ``trainer.stop_at_skips`` watches (0 where none)."""
+        return max((counts.get("skip_connect", 0) for counts in genotype.op_histogram().values()), default=0)
+
     def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int,
                      probabilities: Mapping[str, Tensor]) -> dict[str, int]:
         """The derived choice after the space's derive rules (the cell space's: every cell

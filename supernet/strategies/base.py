@@ -23,8 +23,8 @@ class StrategyConfig:
     arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])   # ProxylessNAS: no first moment
     arch_weight_decay: float = 1e-3
     init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
-    max_skip: int = -1              # derive: at most this many skip_connect per cell (the cell space's P-DARTS cap;
-                                    # -1: no cap)
+    max_skip: int = -1              # derive: at most this many skip_connect per cell (P-DARTS's cap, where the
+                                    # space has skip-connects; -1: no cap)
 
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
@@ -107,6 +107,7 @@ class Strategy(nn.Module):
     samples_children = True          # the weight step trains one sampled child (darts: the mixture)
     reward_driven = False            # the arch update reads a reward (reinforce, enas; random ranks by it)
     distinct_inputs = False          # derive reads distinct inputs per node (darts)
+    trains_architecture = True       # the arch steps move what derive reads (random search only ranks)
     optimizer: Optional[torch.optim.Optimizer] = None
 
     def __init__(self, space: SearchSpace, cfg, reward: Optional[Reward] = None,

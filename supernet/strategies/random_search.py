@@ -28,6 +28,7 @@ class RandomConfig(StrategyConfig):
 @register_strategy("random", RandomConfig)
 class RandomSearch(Strategy):
     reward_driven = True
+    trains_architecture = False
 
     def __init__(self, space, cfg, **parts):
         super().__init__(space, cfg, **parts)
