@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from scipy.stats import kendalltau
 from search_vs_random import search_in
 from standalone import Yardstick, add_recipe_option, spread_and_noise
 
@@ -45,7 +46,7 @@ from supernet.gates import child_gates
 from supernet.ops import OPS, build_op
 from supernet.search import child_probe, search_loader
 from supernet.spaces.base import uniform_choice
-from supernet.stats import kendall_tau, tau_ceiling, tau_sampling_error
+from supernet.stats import tau_ceiling, tau_sampling_error
 
 SPACES = {"cell": [], "chain": ["space=proxyless_chain_cpu"]}
 
@@ -109,7 +110,7 @@ def rank_against_standalone(label: str, shared: list[list[float]], stick: Yardst
     means = [statistics.fmean(s) for s in standalone]
     spread, noise = spread_and_noise(standalone)
     per_mean = noise / math.sqrt(seeds)
-    taus = " / ".join(f"{kendall_tau(s, means):.3f}" for s in shared)
+    taus = " / ".join(f"{kendalltau(s, means).statistic:.3f}" for s in shared)
     which = ", ".join(map(str, range(len(shared))))
     print(f"  ({label}) stand-alone ({stick.text()}; mean of {seeds} seeds): mean {statistics.fmean(means):.3f}, "
           f"range {min(means):.3f}-{max(means):.3f}, spread between children {spread:.4f} (net of "
@@ -118,14 +119,14 @@ def rank_against_standalone(label: str, shared: list[list[float]], stick: Yardst
           f" (a perfect ranking would show {tau_ceiling(spread, per_mean):.2f} against this noise; another "
           f"draw of {len(means)} children moves tau by about {tau_sampling_error(len(means)):.2f})")
     if len(shared) > 1:
-        pairs = [kendall_tau(a, b) for a, b in itertools.combinations(shared, 2)]
+        pairs = [kendalltau(a, b).statistic for a, b in itertools.combinations(shared, 2)]
         print(f"      the {len(shared)} supernets rank the children alike at tau {statistics.fmean(pairs):.2f}"
               + (f" ({min(pairs):.2f} to {max(pairs):.2f} over pairs)" if len(pairs) > 1 else ""))
     if has_parameter_free_ops(space):
         weights = [parametric_ops(space, c) for c in children]
         print(f"      what each ranking rewards: tau with the children's count of ops with weights, shared "
-              f"{statistics.fmean(kendall_tau(weights, s) for s in shared):+.2f}, stand-alone "
-              f"{kendall_tau(weights, means):+.2f}", flush=True)
+              f"{statistics.fmean(kendalltau(weights, s).statistic for s in shared):+.2f}, stand-alone "
+              f"{kendalltau(weights, means).statistic:+.2f}", flush=True)
 
 
 def main() -> None:

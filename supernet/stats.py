@@ -1,27 +1,9 @@
-"""Rank and error statistics of paired figures (a predictor against the truth): how latency
-tables and shared weights are judged."""
+"""Error statistics of paired figures (a predictor against the truth) and what a Kendall tau
+(scipy.stats.kendalltau, tau-b) can show: how latency tables and shared weights are judged."""
 from __future__ import annotations
 
 import math
 from typing import Sequence
-
-import torch
-
-
-def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
-    """Kendall's tau-b: concordant minus discordant pairs, normalised so that ties in either
-    ranking (equal accuracies on a small set are common) neither count for nor against."""
-    x, y = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
-    dx, dy = torch.sign(x[:, None] - x[None]), torch.sign(y[:, None] - y[None])
-    upper = torch.ones_like(dx, dtype=torch.bool).triu(1)
-    untied_x, untied_y = int((dx[upper] != 0).sum()), int((dy[upper] != 0).sum())
-    return float((dx * dy)[upper].sum()) / (untied_x * untied_y) ** 0.5 if untied_x and untied_y else 0.0
-
-
-def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
-    ra, rb = (torch.tensor(x, dtype=torch.float64).argsort().argsort().double() for x in (a, b))
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
 
 
 def mape(pred: Sequence[float], measured: Sequence[float]) -> float:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
 from ..atomic import write_text_atomic
@@ -21,7 +22,7 @@ from ..measure import ROUNDS, interleaved_times, torch_threads
 from ..plots import plot_latency_validation
 from ..spaces import build_space
 from ..spaces.base import SearchSpace, uniform_choice
-from ..stats import kendall_tau, mape, spearman_rho
+from ..stats import mape
 from .constraint import constrained_choice, latency_bounds
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
@@ -156,7 +157,8 @@ def validate(predictor: LatencyPredictor, genotypes: dict, info, bench: Bench, p
     stats = {}
     for key, label in (("raw_ms", "before"), ("predicted_ms", "after")):
         pred = [r[key] for r in rows]
-        stats[label] = {"kendall_tau": kendall_tau(pred, measured), "spearman_rho": spearman_rho(pred, measured),
+        stats[label] = {"kendall_tau": float(kendalltau(pred, measured).statistic),
+                        "spearman_rho": float(spearmanr(pred, measured).statistic),
                         "mape_percent": mape(pred, measured),
                         "max_error_percent": 100 * max(abs(p - m) / m for p, m in zip(pred, measured))}
     return {"rows": rows, "stats": stats}
