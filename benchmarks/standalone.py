@@ -4,10 +4,10 @@ from scratch, identical for every genotype, and the tools to compare genotypes u
 The default retrain recipe (8 channels, 5 cells, 5 epochs) puts random cells at 0.98-0.99 on
 digits, which ranks nothing.  This one trains the cells in the default search's own macro network
 (5 cells: normal, reduction, normal, reduction, normal), narrow (2 channels) and short (3 epochs),
-so cells differ by what they can represent.  A 3-cell network (normal, reduction, reduction), the
-yardstick until 2026-12-01, never runs a normal cell after a reduction, so it could not see how a
-normal cell reads its inputs, which the search's network depends on; its seed noise was also
-larger (20 uniform children: 0.032 against 0.018 per training).  Each genotype's figure is the
+so cells differ by what they can represent.  Not 3 cells (normal, reduction, reduction): that
+network never runs a normal cell after a reduction, so it cannot see how a normal cell reads its
+inputs, which the search's network depends on, and its seed noise is larger (20 uniform
+children: 0.032 against 0.018 per training).  Each genotype's figure is the
 mean test accuracy over ``seeds`` trainings, because one training's seed noise is as large as the
 differences.  The benchmarks print the spread between genotypes next to the seed noise, so a
 reader can see the yardstick is longer than its error.

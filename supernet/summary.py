@@ -93,7 +93,9 @@ def collect_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
     root = Path(sweep_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such multirun folder (hydra writes them under multirun/)")
-    records = [*root.rglob(CONFIG_FILE), *root.rglob(STATUS_FILE)]     # .hydra/config.yaml: older runs
+    # a run folder holds config.yaml or, written by hydra itself, .hydra/config.yaml (a run made
+    # outside the apps' job logging)
+    records = [*root.rglob(CONFIG_FILE), *root.rglob(STATUS_FILE)]
     runs = sorted({p.parent.parent if p.parent.name == ".hydra" else p.parent for p in records} - {root})
     if not runs:
         raise FileNotFoundError(f"{root}: holds no run folders (none has {CONFIG_FILE} or {STATUS_FILE})")

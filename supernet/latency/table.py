@@ -140,7 +140,7 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
                          f"{', '.join(f'{k}: {entries[k]!r}' for k in bad[:3])}; measure them again with "
                          "supernet-profile")
     calibration = data.get("calibration") or {}
-    fitted = {"scale", "per_op_ms", "constant_ms"}          # scale: optional (tables before it had none)
+    fitted = {"scale", "per_op_ms", "constant_ms"}          # scale: optional (1: the sum of ops as measured)
     if not isinstance(calibration, dict) or any(
             not isinstance(c, dict) or not fitted - {"scale"} <= set(c) <= fitted for c in calibration.values()):
         raise TableError(f"{path}: calibration maps a network configuration to {{scale, per_op_ms, constant_ms}}; "
