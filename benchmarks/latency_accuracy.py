@@ -11,8 +11,9 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from supernet.apps.profile_latency import run_profile
+from supernet.apps.validate_latency import run_validation
 from supernet.config import register_configs
-from supernet.latency.profile import run_profile, run_validation
 
 CONF = str(Path(__file__).resolve().parents[1] / "supernet" / "conf")
 

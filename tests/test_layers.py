@@ -1,6 +1,7 @@
 """The package's layers point one way: no import cycles between its modules, no imports hidden
-inside functions (the usual way a cycle is papered over), and the lower layers (genotypes,
-spaces, latency, strategies) import nothing from the layers that use them."""
+inside functions (the usual way a cycle is papered over), the lower layers (genotypes, spaces,
+latency, strategies) import nothing from the layers that use them, and nothing but the apps
+imports the apps."""
 import ast
 from pathlib import Path
 
@@ -13,7 +14,7 @@ FORBIDDEN = {
     "supernet.spaces": ("supernet.strategies", "supernet.config", "supernet.search", "supernet.retrain",
                         "supernet.derive"),
     "supernet.latency": ("supernet.strategies", "supernet.config", "supernet.search", "supernet.retrain",
-                         "supernet.derive"),
+                         "supernet.derive", "supernet.plots", "supernet.data", "supernet.apps"),
     "supernet.strategies": ("supernet.config", "supernet.search", "supernet.retrain", "supernet.derive"),
 }
 
@@ -89,3 +90,9 @@ def test_lower_layers_do_not_import_the_layers_above(layer):
     bad = [(m, t) for m, (top, _) in GRAPH.items() if m == layer or m.startswith(layer + ".")
            for t in top if any(t == f or t.startswith(f + ".") for f in FORBIDDEN[layer])]
     assert bad == []
+
+
+def test_only_the_apps_import_the_apps():
+    bad = [(m, t) for m, (top, _) in GRAPH.items() if not m.startswith("supernet.apps")
+           for t in top if t.startswith("supernet.apps")]
+    assert bad == [] and any(m.startswith("supernet.apps.") for m in GRAPH)

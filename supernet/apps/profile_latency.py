@@ -3,13 +3,62 @@
 Run it on the device you deploy to.  Incremental (measures only what the table lacks) and
 interrupt-safe (every entry is saved as it is measured)."""
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import register_configs
 from ..console import app_console
-from ..latency.profile import run_profile
+from ..data import build_dataset
+from ..latency.predict import LatencyPredictor
+from ..latency.profile import Bench, calibrate, measure_entries, random_genotypes, spanning_genotypes
+from ..latency.table import LatencyTable, TableError, add_session, load_table, measurement_meta, table_path
+from ..spaces import build_space
 
 register_configs()
+
+
+def measuring_setup(cfg):
+    """The model, bench and space of a profile/validate config (shapes come from the data set)."""
+    hw = cfg.hardware
+    if not hw.table:
+        raise ValueError(f"hardware {hw.name!r} has no table path: choose a target with one "
+                         "(hardware=cpu_2core) or set hardware.table=latency_tables/<name>.yaml")
+    try:
+        torch.device(hw.device)
+    except RuntimeError:
+        raise ValueError(f"hardware {hw.name!r} measures on {hw.device!r}, which is not a torch device on this "
+                         "machine: its table is imported (supernet-import-latency), not measured here") from None
+    _, info = build_dataset(cfg.data, train=True, augment=False)
+    bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat, hw.threads or torch.get_num_threads())
+    space = build_space(cfg.space)
+    return space.latency_model(info), bench, space, info
+
+
+def run_profile(cfg) -> tuple[LatencyTable, int]:
+    """Measure what the table of ``cfg.hardware`` lacks for ``cfg.space``, then (re)fit the
+    calibration of this space configuration on uniform children and as many spanning its
+    latency range when anything was added, it has none, or ``cfg.recalibrate``.  Returns the
+    table and how many entries were measured."""
+    model, bench, space, info = measuring_setup(cfg)
+    hw = cfg.hardware
+    meta = measurement_meta(hw.device, bench.threads, hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
+    if table_path(hw.table).exists():
+        table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype)
+        if (table.meta["device"], table.meta["threads"]) != (meta["device"], meta["threads"]):
+            raise TableError(f"{hw.table} was measured on {table.meta['device']} with {table.meta['threads']} "
+                             f"threads, this run uses {meta['device']} with {meta['threads']}: measure into "
+                             "another table (hardware.table=...)")
+        if table.missing(model.signatures):
+            add_session(table.meta, meta)
+    else:
+        table = LatencyTable(meta, path=hw.table, hardware=hw.name)
+    added = measure_entries(model, table, bench, cfg.progress)
+    if added or model.key not in table.calibration or cfg.recalibrate:
+        predictor = LatencyPredictor(space, model, table)
+        half = cfg.calibration_children // 2
+        calibrate(predictor, random_genotypes(space, half, cfg.seed)
+                  + spanning_genotypes(predictor, cfg.calibration_children - half, cfg.seed), info, bench, cfg.progress)
+    return table, added
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="profile")

@@ -1,32 +1,25 @@
 """Measuring a device: every op signature of a space (incrementally, saved after each entry so
 an interrupted run keeps what it measured), end-to-end runs of discrete children for the
-calibration, and the validation of the table against end-to-end runs."""
+calibration, and the validation of the table against end-to-end runs (the apps that run them:
+supernet/apps/profile_latency.py and validate_latency.py)."""
 from __future__ import annotations
 
-import datetime
-import json
 import logging
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
-from ..atomic import write_text_atomic
-from ..data import build_dataset
-from ..genotypes import resolve_genotype
 from ..measure import ROUNDS, interleaved_times, torch_threads
-from ..plots import plot_latency_validation
-from ..spaces import build_space
 from ..spaces.base import SearchSpace, uniform_choice
 from ..stats import mape
 from .constraint import constrained_choice, latency_bounds
 from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
-from .table import LatencyTable, TableError, add_session, load_table, measurement_meta, table_path
+from .table import LatencyTable
 
 log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -162,89 +155,3 @@ def validate(predictor: LatencyPredictor, genotypes: dict, info, bench: Bench, p
                         "mape_percent": mape(pred, measured),
                         "max_error_percent": 100 * max(abs(p - m) / m for p, m in zip(pred, measured))}
     return {"rows": rows, "stats": stats}
-
-
-def _setup(cfg):
-    """The model, bench and space of a profile/validate config (shapes come from the data set)."""
-    hw = cfg.hardware
-    if not hw.table:
-        raise ValueError(f"hardware {hw.name!r} has no table path: choose a target with one "
-                         "(hardware=cpu_2core) or set hardware.table=latency_tables/<name>.yaml")
-    try:
-        torch.device(hw.device)
-    except RuntimeError:
-        raise ValueError(f"hardware {hw.name!r} measures on {hw.device!r}, which is not a torch device on this "
-                         "machine: its table is imported (supernet-import-latency), not measured here") from None
-    _, info = build_dataset(cfg.data, train=True, augment=False)
-    bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat, hw.threads or torch.get_num_threads())
-    space = build_space(cfg.space)
-    return space.latency_model(info), bench, space, info
-
-
-def run_profile(cfg) -> tuple[LatencyTable, int]:
-    """Measure what the table of ``cfg.hardware`` lacks for ``cfg.space``, then (re)fit the
-    calibration of this space configuration on uniform children and as many spanning its
-    latency range when anything was added, it has none, or ``cfg.recalibrate``.  Returns the
-    table and how many entries were measured."""
-    model, bench, space, info = _setup(cfg)
-    hw = cfg.hardware
-    meta = measurement_meta(hw.device, bench.threads, hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
-    if table_path(hw.table).exists():
-        table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype)
-        if (table.meta["device"], table.meta["threads"]) != (meta["device"], meta["threads"]):
-            raise TableError(f"{hw.table} was measured on {table.meta['device']} with {table.meta['threads']} "
-                             f"threads, this run uses {meta['device']} with {meta['threads']}: measure into "
-                             "another table (hardware.table=...)")
-        if table.missing(model.signatures):
-            add_session(table.meta, meta)
-    else:
-        table = LatencyTable(meta, path=hw.table, hardware=hw.name)
-    added = measure_entries(model, table, bench, cfg.progress)
-    if added or model.key not in table.calibration or cfg.recalibrate:
-        predictor = LatencyPredictor(space, model, table)
-        half = cfg.calibration_children // 2
-        calibrate(predictor, random_genotypes(space, half, cfg.seed)
-                  + spanning_genotypes(predictor, cfg.calibration_children - half, cfg.seed), info, bench, cfg.progress)
-    return table, added
-
-
-def run_validation(cfg, out_dir) -> dict:
-    """K random children, children spanning the latency range (where derives for other targets
-    land) and any named genotypes: predicted vs measured under the table's own conditions, with
-    a picture.  A validation on a quiet machine is recorded in the table
-    (``meta.validation[<network configuration>]``): how the table was checked travels with it."""
-    model, bench, space, info = _setup(cfg)
-    hw = cfg.hardware
-    table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
-    bench.threads = table.meta["threads"]
-    predictor = LatencyPredictor(space, model, table)
-    genotypes = {f"random{i}": g for i, g in enumerate(random_genotypes(space, cfg.children, cfg.seed))}
-    genotypes.update((f"spanning{i}", g) for i, g in enumerate(spanning_genotypes(predictor, cfg.span_children,
-                                                                                    cfg.seed)))
-    for spec in cfg.genotypes:
-        genotype = resolve_genotype(spec)
-        try:
-            space.choice_of(genotype)
-        except ValueError as e:
-            raise ValueError(f"genotype {spec!r} is not an architecture of the configured space ({e}); "
-                             "choose the space it belongs to (space=..., space.nodes=..., space.ops=[...])") from None
-        genotypes[str(spec)] = genotype
-    result = validate(predictor, genotypes, info, bench, cfg.progress)
-    result["spread_percent"] = round(100 * statistics.median(bench.spreads), 1)
-    if result["spread_percent"] > 100 * NOISY:
-        log.warning(f"the repeats of a measurement spread by {result['spread_percent']:.0f}% (median): this "
-                    "machine is too busy for this validation to say anything about the table (not recorded in "
-                    "it); run it on a quiet machine")
-    elif "imported" not in table.meta:
-        after = result["stats"]["after"]
-        table.meta.setdefault("validation", {})[model.key] = {
-            "date": datetime.date.today().isoformat(), "children": len(genotypes), "spanning": cfg.span_children,
-            "mape_percent": round(after["mape_percent"], 1), "max_error_percent": round(after["max_error_percent"], 1),
-            "kendall_tau": round(after["kendall_tau"], 3),
-            "spread_percent": result["spread_percent"], "seed": cfg.seed}
-        table.save()
-    out_dir = Path(out_dir)
-    write_text_atomic(out_dir / "latency_validation.json", json.dumps(result, indent=2) + "\n")
-    result["plot"] = plot_latency_validation(result["rows"], out_dir / "latency_validation.png",
-                                             f"{hw.name}: {len(genotypes)} children")
-    return result
