@@ -53,7 +53,8 @@ class TrainerConfig:
     lr: float = 0.05
     lr_min: float = 1e-3
     cosines: int = 1                # 1: one cosine lr -> lr_min spans warm-up and search; 2: the warm-up has its own
-                                    # and the search restarts at lr (ProxylessNAS); a warm-up then ignores epochs
+                                    # and the search restarts at lr (ProxylessNAS; a warm-up then ignores epochs),
+                                    # worse for random, proxyless and gdas on NAS-Bench-201 (docs/results.md)
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0

@@ -38,6 +38,9 @@ def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo, me
             warnings.warn(f"the derived network: {problem}")
     if hw:
         meta.update(hardware=cfg.hardware.name, target_ms=hw.target_ms, table_latency_ms=hw.of_genotype(genotype))
+        measured = hw.predictor.table.meta.get("measured_column")    # a table fitted from measurements
+        if table and measured in table.columns:                      # ... whose file is the benchmark table
+            meta["published_latency_ms"] = table[genotype][measured]
         why_not = measure and hw.not_comparable()
         if why_not:
             meta["measured_latency_skipped"] = why_not

@@ -434,6 +434,8 @@ class SearchRun:
             if hw:
                 measured = (f", {meta['measured_latency_ms']:.3f} ms measured here"
                             if "measured_latency_ms" in meta else "")
+                measured += (f", {meta['published_latency_ms']:.3f} ms measured on the device ({self.table.path})"
+                             if "published_latency_ms" in meta else "")
                 log.info(f"derived genotype: {meta['table_latency_ms']:.3f} ms on {cfg.hardware.name} (table "
                          f"{cfg.hardware.table}, target {hw.target_ms} ms){measured}")
             files = write_outputs(genotype, space, self.history, self.metrics, self.folder.dir,

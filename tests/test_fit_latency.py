@@ -3,14 +3,21 @@ are known is recovered exactly, the held-out figures come from rows the fit neve
 measurement files that cannot be fitted from are refused with what is wrong."""
 import csv
 import random
+import statistics
 
 import pytest
 
+from supernet.benchmark_table import BenchmarkTable
+from supernet.config import HardwareConfig, LatencyConfig, SearchConfig
 from supernet.data import DataInfo
+from supernet.derive import derive_genotype
 from supernet.latency import LatencyPredictor, TableError, load_table
 from supernet.latency.fit import fit_table, read_measurements, signature_counts, split
+from supernet.latency.target import hardware_target
+from supernet.spaces.nasbench201.config import NB201SpaceConfig
 from supernet.spaces.nasbench201.genotype import all_genotypes
 from supernet.spaces.nasbench201.space import NB201Space
+from supernet.strategies import build_strategy
 
 INFO = DataInfo(3, 10, 8)
 
@@ -50,6 +57,25 @@ def test_the_fit_recovers_a_devices_costs_and_validates_on_rows_it_never_saw(tmp
         exact = sum(truth[s] * n for s, n in signature_counts(space, model, g).items())
         assert predictor.of_genotype(g) == pytest.approx(exact, rel=1e-6)
     assert table.meta["validation"] == v and "m.csv, column dev_ms" in table.meta["method"]
+
+
+def test_a_derive_under_a_fitted_table_records_the_devices_measured_latency(tmp_path):
+    """With the measurement file as the benchmark table, genotype.json holds the latency the
+    device measured for the derived network beside the table's (issue: the devices benchmark)."""
+    space = NB201Space(init_channels=4, cells_per_stage=1)
+    model, truth = _device(space)
+    genotypes = [g for g in all_genotypes(space.ops) if not space.constant_output(g)]
+    measured = dict(_measured(space, model, truth, genotypes))
+    path = _write(tmp_path / "m.csv", [(a, 1.1 * ms) for a, ms in measured.items()])   # the device: 10% dearer
+    fit_table(space, model, read_measurements(path, "dev_ms", space), tmp_path / "dev.yaml", "dev", "a device")
+    cfg = SearchConfig(space=NB201SpaceConfig(init_channels=4, cells_per_stage=1),
+                       hardware=HardwareConfig(name="dev", table=str(tmp_path / "dev.yaml"), device="dev"),
+                       latency=LatencyConfig(target_ms=statistics.median(measured.values())))
+    strategy = build_strategy(space, cfg.strategy)
+    hw = hardware_target(cfg, space, INFO, type(strategy))
+    genotype, meta = derive_genotype(cfg, strategy, hw, INFO, measure=False, table=BenchmarkTable(path, space))
+    assert meta["published_latency_ms"] == pytest.approx(1.1 * measured[genotype.arch], rel=1e-9)
+    assert meta["table_latency_ms"] <= cfg.latency.target_ms
 
 
 def test_measurement_files_that_cannot_be_fitted_are_refused(tmp_path):

@@ -38,6 +38,7 @@ class Measurements:
     genotypes: list[Any]
     ms: list[float]
     source: str             # file and column, for the table's meta
+    column: str = ""        # the latency column: a benchmark table with it gives a derive's measured latency
     constant: int = 0       # networks left out: their output is a constant (space.constant_output)
 
 
@@ -50,7 +51,7 @@ def read_measurements(path: str | os.PathLike, column: str, space: SearchSpace) 
     if column not in header:
         raise TableError(f"{path}: no {column!r} column (columns: {', '.join(header)}); give the latency column "
                          "with --column")
-    bad, out = [], Measurements([], [], f"{path.name}, column {column}")
+    bad, out = [], Measurements([], [], f"{path.name}, column {column}", column)
     for line, row in enumerate(rows, start=2):
         try:
             genotype = architecture_of(space, row["arch"], f"{path}, line {line}")
@@ -149,5 +150,6 @@ def fit_table(space: SearchSpace, model: LatencyModel, data: Measurements, out: 
                             "the measured networks run equally often (shared equally), the once-per-network parts "
                             "in the constant; validated on the other rows")
     table.meta["validation"] = validation
+    table.meta["measured_column"] = data.column
     table.save()
     return table, validation
