@@ -10,8 +10,8 @@ from typing import Any
 from .benchmark_table import BenchmarkTable
 from .checkpoint import load_checkpoint
 from .config import search_config_from_dict
+from .cost import genotype_cost
 from .data import DataInfo
-from .flops import genotype_cost
 from .genotype import save_genotype
 from .latency.profile import DRIFT, NOISY
 from .latency.target import HardwareTarget, hardware_target

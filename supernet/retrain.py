@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 
 from .atomic import write_atomic, write_text_atomic
 from .config import RetrainConfig, config_dict
+from .cost import count_parameters, multiply_adds
 from .data import DataInfo, PerSampleAugment, build_dataset, make_loader
-from .flops import count_parameters, multiply_adds
 from .genotype import save_genotype
 from .genotypes import resolve_genotype
 from .plots import plot_metrics

@@ -13,8 +13,8 @@ from conftest import blobs, tiny_config
 from PIL import Image
 
 from supernet.config import DataConfig, HardwareConfig, LatencyConfig, RetrainConfig
+from supernet.cost import genotype_cost
 from supernet.data import DataInfo
-from supernet.flops import genotype_cost
 from supernet.gates import child_gates
 from supernet.genotype import GenotypeError
 from supernet.genotypes import published_data, published_genotype, resolve_genotype

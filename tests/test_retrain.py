@@ -9,8 +9,8 @@ from torch import nn
 
 import supernet  # noqa: F401  (registers the timm models)
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, RetrainTrainerConfig
+from supernet.cost import count_parameters, genotype_cost, multiply_adds
 from supernet.data import DataInfo
-from supernet.flops import count_parameters, genotype_cost, multiply_adds
 from supernet.genotype import GenotypeError, load_genotype
 from supernet.genotypes import published_data, published_genotype, published_names, resolve_genotype
 from supernet.retrain import ScheduledDropPath, run_retrain

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 import toy_space
 
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, SearchConfig, TrainerConfig
+from supernet.cost import genotype_cost
 from supernet.data import DataInfo
 from supernet.derive import derive_run
-from supernet.flops import genotype_cost
 from supernet.genotype import load_genotype, parse_genotype, save_genotype
 from supernet.latency import LatencyPredictor, LatencyTable
 from supernet.latency.table import measurement_meta

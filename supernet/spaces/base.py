@@ -191,7 +191,7 @@ class SearchSpace:
     @classmethod
     def reported_network(cls, genotype: Any) -> tuple[str, nn.Module, int]:
         """(setting, network, input size) in which papers report a genotype's parameters and
-        multiply-adds (flops.genotype_cost builds it on the meta device)."""
+        multiply-adds (cost.genotype_cost builds it on the meta device)."""
         raise NotImplementedError
 
     @classmethod
