@@ -213,23 +213,6 @@ def test_retrain_resume_equals_uninterrupted(tmp_path, monkeypatch):
         timm.create_model("supernet_mobile", genotype=str(full.files["genotype"]))
 
 
-@pytest.mark.parametrize("name, genotype, size", [
-    ("supernet_cifar", "darts_v2", 16), ("supernet_mobile", "darts_v2", 32),
-    ("supernet_chain", "proxyless_mobile", 32)])
-def test_every_timm_entry_has_timm_s_model_interface(name, genotype, size):
-    small = {"layers": 3, "init_channels": 8} if name != "supernet_chain" else {}
-    model = timm.create_model(name, genotype=genotype, num_classes=5, **small).eval()
-    x = torch.randn(2, 3, size, size)
-    features = model.forward_features(x)
-    assert torch.allclose(model.forward_head(features), model(x), atol=1e-5)
-    assert model.forward_head(features, pre_logits=True).shape == (2, model.num_features)
-    assert model.get_classifier().in_features == model.num_features and model.pretrained_cfg["num_classes"] == 5
-    model.reset_classifier(7)
-    assert model(x).shape == (2, 7)
-    model.reset_classifier(0)
-    assert model(x).shape == (2, model.num_features)
-
-
 def test_a_retrain_resume_trains_the_genotype_and_settings_it_started_with(tmp_path):
     run_retrain(_tiny_retrain(), tmp_path, data=_tiny_retrain_data())
     before = {f: (tmp_path / f).read_bytes() for f in ("checkpoint.pt", "config.yaml", "model.pt")}
