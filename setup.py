@@ -31,7 +31,9 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=7,<10", "pytest-xdist>=3,<4", "ruff>=0.15,<0.18", "setuptools>=70.1,<100",
+                "tensorboard>=2.14,<3",
                 "onnx>=1.16,<2", "onnxruntime>=1.18,<2", "onnxscript>=0.3,<1"],
         "slurm": ["hydra-submitit-launcher>=1.2,<1.3"],
+        "tensorboard": ["tensorboard>=2.14,<3"],
     },
 )

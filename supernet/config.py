@@ -62,6 +62,7 @@ class TrainerConfig:
     threads: int = 1                # torch.set_num_threads (0: torch's default, one per core); 1 because a
                                     # busy core stalls the others (benchmarks/threads.py)
     progress: bool = True
+    tensorboard: bool = False       # also log the epoch rows and alpha to <run>/tensorboard (the tensorboard extra)
     stop_at_skips: int = 0          # stop when a derived cell has this many skip_connect (0: never)
     stop_after_warmup: bool = False     # stop after the warm-up: its checkpoint is a warmed-up supernet for init_from
     init_from: Optional[str] = None     # a run stopped after the same warm-up (stop_after_warmup): start from its

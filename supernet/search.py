@@ -37,6 +37,7 @@ from .run import OtherRunError, RunFolder, changed_settings, flat_keys, restore_
 from .spaces import build_space
 from .spaces.base import SearchSpace, fair_children, uniform_choice
 from .strategies import Strategy, build_strategy, strategy_class
+from .tensorboard_log import TensorBoardLog, check_tensorboard
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class SearchResult:
 
 # what may change when a search is resumed (where and how it runs, what it reports, how long)
 FREE_ON_RESUME = ("resume", "data.root", "data.download", "data.num_workers", "trainer.device", "trainer.threads",
-                  "trainer.progress", "trainer.stop_at_skips", "trainer.final_quality_children", "trainer.epochs",
-                  "trainer.measure_every", "benchmark.table", "benchmark.column")
+                  "trainer.progress", "trainer.tensorboard", "trainer.stop_at_skips", "trainer.final_quality_children",
+                  "trainer.epochs", "trainer.measure_every", "benchmark.table", "benchmark.column")
 NAN_KNOBS = "trainer.lr or strategy.arch_lr, or a tighter trainer.grad_clip"
 # what a warm-up depends on: a run started from another's warm-up (trainer.init_from) must agree on it
 WARMUP_SETTINGS = ("data", "space", "seed", "trainer.warmup_epochs", "trainer.topology_warmup_epochs",
@@ -139,6 +140,8 @@ def check_trainer(cfg: SearchConfig, world: World) -> None:
     if (tr.stop_after_warmup or tr.init_from) and tr.warmup_epochs < 1:
         raise ValueError("trainer.stop_after_warmup and trainer.init_from share a warm-up: set trainer.warmup_epochs "
                          ">= 1")
+    if tr.tensorboard:
+        check_tensorboard()
     if tr.cosines not in (1, 2):
         raise ValueError(f"trainer.cosines must be 1 (one lr cosine over warm-up and search) or 2 (the search restarts "
                          f"it), got {tr.cosines}")
@@ -193,6 +196,7 @@ class SearchRun:
         self.history: list[dict[str, list[float]]] = []
         self.metrics: list[dict[str, float]] = []
         self.start = 0
+        self.board: TensorBoardLog | None = None
         # The topology warm-up holds every input decision at one child's (drawn from the seed),
         # so the first weight steps train the op modules on one fixed topology before every
         # decision varies (progressive shrinking's order: one network first, then the space).
@@ -382,6 +386,8 @@ class SearchRun:
         try:
             return self._run()
         finally:
+            if self.board:
+                self.board.close()
             self.folder.release()
 
     def _run(self) -> SearchResult:
@@ -390,6 +396,8 @@ class SearchRun:
         elif self.cfg.trainer.init_from:
             self.init_from()
         self.folder.record_config(config_dict(self.cfg))
+        if self.cfg.trainer.tensorboard and self.world.is_main:
+            self.board = TensorBoardLog(self.folder.dir, {d.name: d.candidates for d in self.space.decisions})
         for epoch in range(self.start, self.cfg.trainer.epochs):
             t0 = time.perf_counter()
             if self.warmup_cosine(epoch - 1) and not self.warmup_cosine(epoch):
@@ -403,6 +411,8 @@ class SearchRun:
             self.metrics.append(row)
             self.history.append({k: p.detach().cpu().tolist() for k, p in self.strategy.probabilities().items()})
             self.save(epoch)
+            if self.board:
+                self.board.epoch(row, self.history[-1])
             if stop or (self.cfg.trainer.stop_after_warmup and epoch + 1 >= self.cfg.trainer.warmup_epochs):
                 break
         return self.finish()

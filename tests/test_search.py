@@ -6,14 +6,17 @@ import pytest
 import torch
 import yaml
 from conftest import blobs, tiny_config
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import TensorDataset
 
+from supernet import tensorboard_log
 from supernet.checkpoint import CheckpointError, load_checkpoint
 from supernet.data import DataInfo, TensorImageDataset
 from supernet.derive import derive_run
 from supernet.genotype import load_genotype
 from supernet.run import NonFiniteLossError, OtherRunError, RunBusyError, RunFolder
 from supernet.search import run_search
+from supernet.spaces import build_space
 from supernet.strategies.proxyless import Proxyless
 from supernet.synthetic import PLANTED_OPS
 
@@ -270,6 +273,25 @@ def test_two_cosines_restart_the_lr_after_the_warmup_and_share_a_warmup_across_l
                                   "trainer.init_from": str(tmp_path / "warm")}), tmp_path / "one", data=tiny_data)
     with pytest.raises(ValueError, match="trainer.cosines must be 1"):
         run_search(tiny_config(**{"trainer.cosines": 3}), tmp_path / "three", data=tiny_data)
+
+
+def test_tensorboard_holds_the_rows_and_alpha_of_every_epoch_once(tmp_path, tiny_data, monkeypatch):
+    """trainer.tensorboard=true: metrics.csv's figures and every candidate's probability as
+    scalars, each epoch once across a resume; without the package it refuses at start."""
+    cfg = tiny_config(**{"trainer.epochs": 2, "trainer.tensorboard": True})
+    run_search(cfg, tmp_path, data=tiny_data)
+    cfg.trainer.epochs, cfg.resume = 3, True
+    result = run_search(cfg, tmp_path, data=tiny_data)
+    board = EventAccumulator(str(tmp_path / "tensorboard"))
+    board.Reload()
+    logged = [(e.step, e.value) for e in board.Scalars("train_loss")]
+    assert logged == [(row["epoch"], pytest.approx(row["train_loss"])) for row in result.metrics]
+    alpha = [t for t in board.Tags()["scalars"] if t.startswith("alpha/")]
+    assert len(alpha) == sum(len(d.candidates) for d in build_space(cfg.space).decisions)
+    monkeypatch.setattr(tensorboard_log, "SummaryWriter", None)
+    with pytest.raises(ValueError, match=r"needs the tensorboard package"):
+        run_search(tiny_config(**{"trainer.tensorboard": True}), tmp_path / "none", data=tiny_data)
+    assert not (tmp_path / "none").exists()
 
 
 def test_metrics_csv_keeps_the_columns_it_starts_with(tmp_path, tiny_data):
