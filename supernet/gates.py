@@ -28,10 +28,6 @@ class Gate:
     weights: Optional[Tensor] = None        # one-hot over `candidates`, carrying alpha's graph
     candidates: tuple[int, ...] = ()        # candidates whose gate gradient is estimated
 
-    @property
-    def position(self) -> int:
-        return self.candidates.index(self.active)
-
 
 class _BinaryGate(torch.autograd.Function):
     @staticmethod

@@ -49,20 +49,15 @@ def median_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 10,
     return statistics.median(times)
 
 
-def robust_time(fn: Callable[[], object], warmup: int = 3, repeat: int = 12, rounds: int = ROUNDS,
-                device: torch.device | str | None = None) -> tuple[float, float]:
-    """(seconds, spread) of ``fn()`` on a machine that may be busy: ``rounds`` medians of
-    ``repeat // rounds`` runs each; the time is the smallest median (the least disturbed), the
-    spread ``(largest - smallest) / smallest`` says how far to trust it."""
-    return interleaved_times([fn], warmup, repeat, rounds, device)[0]
-
-
 def interleaved_times(fns: Sequence[Callable[[], object]], warmup: int = 3, repeat: int = 12, rounds: int = ROUNDS,
                       device: torch.device | str | None = None,
                       tick: Callable[[], object] = lambda: None) -> list[tuple[float, float]]:
-    """:func:`robust_time` of each of ``fns``, their rounds interleaved (round 1 of every one,
-    then round 2 ...), so that a disturbance longer than one measurement spoils one round of
-    several callables instead of every round of one.  ``tick()`` after each median (progress)."""
+    """(seconds, spread) of each of ``fns`` on a machine that may be busy: ``rounds`` medians of
+    ``repeat // rounds`` runs each; the time is the smallest median (the least disturbed), the
+    spread ``(largest - smallest) / smallest`` says how far to trust it.  The rounds are
+    interleaved (round 1 of every one, then round 2 ...), so that a disturbance longer than one
+    measurement spoils one round of several callables instead of every round of one.  ``tick()``
+    after each median (progress)."""
     medians: list[list[float]] = [[] for _ in fns]
     for r in range(rounds):
         for fn, out in zip(fns, medians):

@@ -35,7 +35,7 @@ from supernet.latency.predict import fit_calibration
 from supernet.latency.profile import Bench, spanning_genotypes
 from supernet.latency.table import measurement_meta
 from supernet.latency.target import HardwareTarget, MeasuredLatency, hardware_target
-from supernet.measure import robust_time
+from supernet.measure import interleaved_times
 from supernet.search import run_search
 from supernet.spaces import build_space
 from supernet.spaces.base import uniform_choice
@@ -579,10 +579,10 @@ def test_a_busy_machine_is_told_apart_from_a_quiet_one(monkeypatch):
     def disturbed():          # the second and third rounds run 3x slower (another process woke up)
         clock["n"] += 1
         clock["now"] += 0.001 if clock["n"] <= 4 else 0.003
-    seconds, spread = robust_time(disturbed, warmup=1, repeat=9)
+    (seconds, spread), = interleaved_times([disturbed], warmup=1, repeat=9)
     assert seconds == pytest.approx(0.001) and spread == pytest.approx(2.0)
 
     def quiet():
         clock["now"] += 0.001
-    seconds, spread = robust_time(quiet, warmup=1, repeat=9)
+    (seconds, spread), = interleaved_times([quiet], warmup=1, repeat=9)
     assert seconds == pytest.approx(0.001) and spread == pytest.approx(0.0, abs=1e-9)

@@ -106,7 +106,7 @@ def test_full_mode_gradient_equals_the_dense_mixture(space):
     for name, gate in gates.items():
         alpha, idx = strategy.alphas[name], torch.tensor(gate.candidates)
         p = F.softmax(alpha[idx], 0)
-        g = F.one_hot(torch.tensor(gate.position), len(idx)).float() + p - p.detach()
+        g = F.one_hot(torch.tensor(gate.candidates.index(gate.active)), len(idx)).float() + p - p.detach()
         probs[name] = torch.zeros(len(alpha)).scatter(0, idx, g)
     F.cross_entropy(net(x, mixture=path_weights(space, probs)), y).backward()
     for k, a in strategy.alphas.items():

@@ -43,7 +43,7 @@ class Bench:
     spreads: list[float] = field(default_factory=list)
 
     def time_ms(self, module: torch.nn.Module, shape) -> float:
-        """The least disturbed of three medians (measure.robust_time), in milliseconds."""
+        """The least disturbed of three medians (measure.interleaved_times), in milliseconds."""
         return self.times_ms([(module, shape)])[0]
 
     def times_ms(self, modules: list[tuple[torch.nn.Module, tuple]], desc: str | None = None) -> list[float]:

@@ -106,12 +106,6 @@ def import_table_file(source: str | os.PathLike, out: str | os.PathLike, hardwar
     return table
 
 
-def export_table(table: LatencyTable) -> dict[str, dict[str, float]]:
-    """The chain entries of ``table`` in ProxylessNAS's format (only means survive: counts and
-    variances are not kept by our tables)."""
-    return {key: {"mean": ms} for sig, ms in table.entries.items() if (key := key_from_signature(sig))}
-
-
 def genotype_from_net_config(d: Any) -> ChainGenotype:
     """A chain genotype from a ProxylessNAS network config (``proxyless_*.config``)."""
     try:
