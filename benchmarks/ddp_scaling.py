@@ -21,9 +21,10 @@ from torch.utils.data import TensorDataset
 
 
 def worker(a) -> None:
-    from supernet.config import CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
+    from supernet.config import DataConfig, SearchConfig, TrainerConfig
     from supernet.data import DataInfo
     from supernet.search import run_search
+    from supernet.spaces.nasnet_cell.config import CellSpaceConfig
 
     g = torch.Generator().manual_seed(0)
     n = a.steps * a.batch

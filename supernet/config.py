@@ -18,8 +18,7 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from .spaces import SPACES, SpaceConfig, space_config
-from .spaces.nasnet_cell.config import CellSpaceConfig
+from .spaces import SPACES, SpaceConfig, default_space_config, space_config
 from .strategies import STRATEGIES, StrategyConfig, strategy_config
 
 
@@ -115,7 +114,7 @@ class BenchmarkConfig:
 @dataclass
 class SearchConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    space: SpaceConfig = field(default_factory=CellSpaceConfig)                    # any registered family
+    space: SpaceConfig = field(default_factory=default_space_config)                    # any registered family
     strategy: StrategyConfig = field(default_factory=lambda: strategy_config("proxyless"))   # any registered one
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
@@ -129,7 +128,7 @@ class SearchConfig:
 class ProfileConfig:
     """profile_latency.py: measure the table of ``hardware`` for ``space`` on ``data`` shapes."""
     data: DataConfig = field(default_factory=DataConfig)
-    space: SpaceConfig = field(default_factory=CellSpaceConfig)
+    space: SpaceConfig = field(default_factory=default_space_config)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     warmup: int = 5
     repeat: int = 20
@@ -143,7 +142,7 @@ class ProfileConfig:
 class ValidateConfig:
     """validate_latency.py: table prediction vs end-to-end measurement on this device."""
     data: DataConfig = field(default_factory=DataConfig)
-    space: SpaceConfig = field(default_factory=CellSpaceConfig)
+    space: SpaceConfig = field(default_factory=default_space_config)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     children: int = 50              # uniformly random children
     span_children: int = 12         # children spread evenly over the table's latency range

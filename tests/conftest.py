@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from supernet import synthetic
-from supernet.config import CellSpaceConfig, DataConfig, SearchConfig, TrainerConfig
+from supernet.config import DataConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
+from supernet.spaces.nasnet_cell.config import CellSpaceConfig
 from supernet.strategies import strategy_config
 from supernet.synthetic import blobs  # noqa: F401  (tests import it from here)
 

@@ -22,5 +22,12 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.ispkg:
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["SPACES", "Decision", "Edge", "SearchSpace", "SpaceConfig", "build_space", "family_of", "register_space",
-           "space_class", "space_config"]
+DEFAULT_FAMILY = "nasnet_cell"      # the offline default's (supernet/conf/space/darts.yaml picks it too)
+
+
+def default_space_config() -> SpaceConfig:
+    """The configs' default space, so that ``SearchConfig()`` runs what the apps run by default."""
+    return SPACES[DEFAULT_FAMILY].config()
+
+__all__ = ["SPACES", "Decision", "Edge", "SearchSpace", "SpaceConfig", "build_space", "default_space_config",
+           "family_of", "register_space", "space_class", "space_config"]
