@@ -7,7 +7,7 @@ setup(
                 "shared weights, latency lookup tables, derive-and-retrain of NASNet-style cells",
     packages=find_packages(include=["supernet", "supernet.*"]),
     # the hydra configs and the shipped latency tables travel with the package: the commands work anywhere
-    package_data={"supernet": ["conf/*.yaml", "conf/*/*.yaml", "conf/*/*/*.yaml", "latency_tables/*.yaml"],
+    package_data={"supernet": ["conf/**/*.yaml", "latency_tables/*.yaml"],
                   "supernet.genotypes": ["*.json"]},
     entry_points={"console_scripts": [
         f"supernet-{command}=supernet.apps.{module}:main" for command, module in (

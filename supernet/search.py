@@ -267,7 +267,8 @@ class SearchRun:
         shared = WARMUP_SETTINGS + ("trainer.epochs",) * (tr.cosines == 1)    # one cosine spans the epochs
         free = [k for k in flat_keys(ck["config"]) + flat_keys(now)
                 if not any(k == w or k.startswith(w + ".") for w in shared)]
-        diff = changed_settings(ck["config"], now, free + list(FREE_ON_RESUME) + ["data.cache_dir"])
+        resumable = [k for k in FREE_ON_RESUME if k not in shared]     # one cosine: the epochs are the warm-up's
+        diff = changed_settings(ck["config"], now, free + resumable + ["data.cache_dir"])
         if diff:
             raise OtherRunError(f"{refuse}: that run warmed up another supernet ({'; '.join(diff)})")
         self.net.load_state_dict(ck["net"])

@@ -7,6 +7,7 @@ so :class:`RunStatusCallback` records every job's outcome in its folder as ``sta
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -180,7 +181,8 @@ def record_status(path: Path, status: dict[str, str]) -> None:
             write_text_atomic(path, json.dumps(status) + "\n")
             return
         except RecordWriteError as err:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):      # a folder that became read-only: the failure below says so
+                path.unlink(missing_ok=True)
             failure = err
     log.warning(f"{failure}; the run folder has no {STATUS_FILE}, so summarize judges the run by its files")
 

@@ -3,20 +3,16 @@ extra): every epoch's metrics and every decision's candidate probabilities as sc
 ``<run>/tensorboard``, where timm's and Lightning's users look for their runs."""
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
-try:
-    from torch.utils.tensorboard import SummaryWriter
-except ImportError:             # the optional extra is not installed
-    SummaryWriter = None
-
 
 def check_tensorboard() -> None:
-    if SummaryWriter is None:
-        raise ValueError('trainer.tensorboard=true needs the tensorboard package: pip install -e ".[tensorboard]" '
-                         "(or leave trainer.tensorboard=false; metrics.csv and the pictures hold the same)")
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ValueError("trainer.tensorboard=true needs the tensorboard package: pip install tensorboard (or "
+                         "leave trainer.tensorboard=false; metrics.csv and the pictures hold the same)")
 
 
 class TensorBoardLog:
@@ -25,6 +21,8 @@ class TensorBoardLog:
 
     def __init__(self, run_dir: Path, candidates: Mapping[str, Sequence[str]]):
         check_tensorboard()
+        # imported here, only when asked for: a search without it never loads tensorboard
+        from torch.utils.tensorboard import SummaryWriter
         self.writer, self.candidates = SummaryWriter(str(Path(run_dir) / "tensorboard")), candidates
 
     def epoch(self, row: Mapping[str, float], probabilities: Mapping[str, Sequence[float]]) -> None:

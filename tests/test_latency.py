@@ -97,6 +97,21 @@ def test_a_table_entry_or_calibration_that_is_not_a_finite_millisecond_is_refuse
             load_table(path, "syn", 1, "float32")
 
 
+def test_a_shipped_table_is_read_from_any_folder_and_saved_beside_it(tmp_path, monkeypatch):
+    """hardware.table=latency_tables/cpu_2core.yaml outside a checkout: read from the package;
+    what a profile adds is saved to that path in the working directory, never into the package."""
+    shipped = ROOT / "supernet" / "latency_tables" / "cpu_2core.yaml"
+    before = shipped.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    table = load_table("latency_tables/cpu_2core.yaml", "cpu_2core", 1, "float32")
+    assert table.entries and table.path == "latency_tables/cpu_2core.yaml"
+    table.entries["extra|c1|1x1|s1"] = 1.0
+    table.save()
+    assert shipped.read_bytes() == before
+    assert "extra|c1|1x1|s1" in load_table(tmp_path / "latency_tables" / "cpu_2core.yaml", "cpu_2core", 1,
+                                           "float32").entries
+
+
 def test_missing_entry_names_the_signature_and_the_command(tmp_path):
     cfg = tiny_config()
     table = load_table(synthetic_table(tmp_path, cfg), "syn", 1, "float32")

@@ -97,6 +97,13 @@ def test_features_only_and_intermediates(name):
     final, intermediates = model.forward_intermediates(x, indices=2)
     torch.testing.assert_close(final, model.forward_features(x))
     assert len(intermediates) == 2 and intermediates[-1].shape[1] == model.feature_info[-1]["num_chs"]
+    if isinstance(model, TimmNetwork):          # every cell's entry says what its output is
+        _, every = model.forward_intermediates(x)
+        assert [(m.shape[1], x.shape[-1] // m.shape[-1]) for m in every] == \
+            [(f["num_chs"], f["reduction"]) for f in model.feature_info]
+        kept = model.prune_intermediate_layers([1])
+        assert kept == [1] and len(model.cells) == 2
+        assert model(x).shape == every[1].shape                 # pruned: the second cell's map, unpooled
 
 
 @pytest.mark.parametrize("name", ENTRIES)

@@ -48,8 +48,8 @@ def run_profile(cfg) -> tuple[LatencyTable, int]:
             raise TableError(f"{hw.table} was measured on {table.meta['device']} with {table.meta['threads']} "
                              f"threads, this run uses {meta['device']} with {meta['threads']}: measure into "
                              "another table (hardware.table=...)")
-        if table.missing(model.signatures):
-            add_session(table.meta, meta)
+        if table.missing(model.signatures) or model.key not in table.calibration or cfg.recalibrate:
+            add_session(table.meta, meta)      # this session measures: the table says when and how
     else:
         table = LatencyTable(meta, path=hw.table, hardware=hw.name)
     added = measure_entries(model, table, bench, cfg.progress)

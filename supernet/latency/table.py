@@ -102,9 +102,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]   # supernet/, which ships con
 
 
 def table_path(path: str | os.PathLike) -> Path:
-    """Where the table ``hardware.table`` names is: a relative path from the working directory,
-    else among the tables the package ships (``latency_tables/<name>.yaml``), so a shipped
-    hardware target works from any folder."""
+    """Where the table ``hardware.table`` names is read from: a relative path from the working
+    directory, else among the tables the package ships (``latency_tables/<name>.yaml``), so a
+    shipped hardware target works from any folder."""
     path = Path(path)
     shipped = PACKAGE_DIR / path
     return shipped if not path.is_absolute() and not path.exists() and shipped.is_file() else path
@@ -113,8 +113,10 @@ def table_path(path: str | os.PathLike) -> Path:
 def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: str,
                allow_mismatch: bool = False) -> LatencyTable:
     """Read and validate; refuse a table measured with another batch size or dtype than asked
-    (``allow_mismatch`` overrides, for a deliberate transfer)."""
-    path = table_path(path)
+    (``allow_mismatch`` overrides, for a deliberate transfer).  The table is saved to ``path``
+    as given: profiling or validating a shipped table writes a copy there (from the working
+    directory), never into the installed package."""
+    saved_to, path = str(path), table_path(path)
     command = f"supernet-profile hardware={hardware}"
     if not path.is_file():
         raise TableError(f"no latency table at {path}; measure one on the target device with: {command}")
@@ -156,4 +158,4 @@ def load_table(path: str | os.PathLike, hardware: str, batch_size: int, dtype: s
                     f"table for it ({command} hardware.{key}={want}) or pass hardware.allow_mismatch=true")
     return LatencyTable(meta, {k: float(v) for k, v in entries.items()},
                         {key: {k: float(v) for k, v in c.items()} for key, c in calibration.items()},
-                        str(path), hardware)
+                        saved_to, hardware)

@@ -59,6 +59,9 @@ class TimmNetwork:
         """What follows the last cell before pooling (NAS-Bench-201: BN and ReLU)."""
         return x
 
+    def prune_final(self) -> None:
+        """Drop what :meth:`final` applies (it fits the last cell's width only)."""
+
     def run_cell(self, cell: nn.Module, *inputs):
         """One cell, recomputed in the backward pass under gradient checkpointing."""
         if self.grad_checkpointing and torch.is_grad_enabled():
@@ -117,14 +120,10 @@ class TimmNetwork:
                                   prune_head: bool = True) -> list[int]:
         """Drop the cells after the last of ``indices`` (and the head); returns the indices kept."""
         take, last = feature_take_indices(len(self.cells), indices)
+        if prune_norm or last + 1 < len(self.cells):
+            self.prune_final()
         self.cells = self.cells[:last + 1]
         self.feature_info = self.feature_info[:last + 1]
         if prune_head:
             self.reset_classifier(0, "")
         return take
-
-
-def stage_ends(feature_info: list[dict]) -> tuple[int, ...]:
-    """The default ``out_indices`` of ``features_only``: the last cell at each resolution."""
-    return tuple(i for i, f in enumerate(feature_info)
-                 if i + 1 == len(feature_info) or feature_info[i + 1]["reduction"] != f["reduction"])

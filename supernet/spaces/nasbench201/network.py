@@ -108,8 +108,9 @@ class NB201Network(TimmNetwork, WithoutAuxiliaryHead, NB201Stack):
                  drop_rate: float = 0.0):
         super().__init__(in_channels, num_classes, C, cells_per_stage, lambda c: InferCell(genotype, c))
         self.init_head(global_pool, drop_rate)
-        self.feature_info = [dict(num_chs=c, reduction=2 ** min(i // (cells_per_stage + 1), 2), module=f"cells.{i}")
-                             for i, (c, _) in enumerate(stage_channels(C, cells_per_stage))]
+        plan = stage_channels(C, cells_per_stage)
+        self.feature_info = [dict(num_chs=c, reduction=2 ** sum(r for _, r in plan[:i + 1]), module=f"cells.{i}")
+                             for i, (c, _) in enumerate(plan)]
         self.genotype = genotype
         self.drop_path_prob = drop_path_prob
 
@@ -122,3 +123,6 @@ class NB201Network(TimmNetwork, WithoutAuxiliaryHead, NB201Stack):
 
     def final(self, x: Tensor) -> Tensor:
         return self.head.lastact(x)
+
+    def prune_final(self) -> None:
+        self.head.lastact = nn.Identity()
