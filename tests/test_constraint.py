@@ -142,13 +142,16 @@ def test_a_target_only_the_uncapped_skips_reach_is_refused_at_start(tmp_path):
     check_reachable(predictor, float(ms_up(capped)), "syn", Rules(0))     # the figure it prints is accepted
 
 
-def test_in_nasbench201_the_derive_is_exact_and_never_cuts_the_cells_output(tmp_path):
+@pytest.mark.parametrize("skips_unread", [False, True])
+def test_in_nasbench201_the_derive_is_exact_and_never_cuts_the_cells_output(tmp_path, skips_unread):
     """`none` is free and most probable here, so the best cheap network would cut every path to
     the cell's output (a constant, 10% on CIFAR-10); the derive returns the most probable one
-    that computes, the same as enumerating the 15,625 architectures."""
+    that computes, the same as enumerating the 15,625 architectures, also on a device that skips
+    unread ops (where an edge's cost depends on the edges after it)."""
     space = NB201Space(init_channels=4, cells_per_stage=1)
     model = space.latency_model(INFO)
-    table = LatencyTable(measurement_meta("cpu", 1, 1, "float32", 0, 1), path=str(tmp_path / "nb.yaml"), hardware="syn")
+    table = LatencyTable({**measurement_meta("cpu", 1, 1, "float32", 0, 1), "skips_unread_ops": skips_unread},
+                         path=str(tmp_path / "nb.yaml"), hardware="syn")
     g = torch.Generator().manual_seed(0)
     table.entries = {sig: 0.1 + 3 * float(torch.rand((), generator=g)) for sig in model.signatures}
     table.save()
@@ -160,9 +163,12 @@ def test_in_nasbench201_the_derive_is_exact_and_never_cuts_the_cells_output(tmp_
     every = [(space.choice_of(a), predictor.of_genotype(a)) for a in all_genotypes(space.ops)
              if not space.constant_output(a)]
     fastest = min(ms for _, ms in every)
-    for target in (fastest, fastest * 1.3, fastest * 2.0):
+    assert latency_bounds(space, predictor) == pytest.approx((fastest, max(ms for _, ms in every)), rel=1e-12)
+    for target, scores in itertools.product((fastest, fastest * 1.3, fastest * 2.0),
+                                            (scores, _random_scores(space, 1))):
         got = constrained_choice(space, scores, predictor, target, floor=0.95)
         assert got.error_ms == 0.0 and not space.constant_output(space.genotype(got.choice))
+        assert got.latency_ms == pytest.approx(predictor.of_genotype(space.genotype(got.choice)), rel=1e-12)
         window = [c for c, m in every if 0.95 * target <= m <= target] or [c for c, m in every if m <= target]
         assert _score(space, scores, got.choice) == pytest.approx(max(_score(space, scores, c) for c in window))
 

@@ -2,20 +2,24 @@
 are known is recovered exactly, the held-out figures come from rows the fit never saw, and
 measurement files that cannot be fitted from are refused with what is wrong."""
 import csv
+import math
 import random
 import statistics
 
 import pytest
+import torch
 
 from supernet.benchmark_table import BenchmarkTable
 from supernet.config import HardwareConfig, LatencyConfig, SearchConfig
 from supernet.data import DataInfo
 from supernet.derive import derive_genotype
-from supernet.latency import LatencyPredictor, TableError, load_table
+from supernet.latency import LatencyPredictor, LatencyTable, TableError, load_table
 from supernet.latency.fit import fit_table, read_measurements, signature_counts, split
+from supernet.latency.table import measurement_meta
 from supernet.latency.target import hardware_target
+from supernet.spaces.base import path_weights
 from supernet.spaces.nasbench201.config import NB201SpaceConfig
-from supernet.spaces.nasbench201.genotype import all_genotypes
+from supernet.spaces.nasbench201.genotype import EDGES, all_genotypes
 from supernet.spaces.nasbench201.space import NB201Space
 from supernet.strategies import build_strategy
 
@@ -37,8 +41,19 @@ def _write(path, rows, column="dev_ms"):
     return path
 
 
-def _measured(space, model, truth, genotypes):
-    return [(g.arch, sum(truth[s] * n for s, n in signature_counts(space, model, g).items())) for g in genotypes]
+def _measured(space, model, truth, genotypes, skips_unread=False):
+    return [(g.arch, sum(truth[s] * n for s, n in signature_counts(space, model, g, skips_unread).items()))
+            for g in genotypes]
+
+
+def _read_nodes(genotype):
+    """Which nodes of the cell are read on a path to its output (an edge j<-i that runs an op
+    reads node i when node j is read), counted here without the space's formula."""
+    read = {3}
+    for (j, i), op in sorted(zip(EDGES, genotype.edge_ops), reverse=True):
+        if op != "none" and j in read:
+            read.add(i)
+    return read
 
 
 def test_the_fit_recovers_a_devices_costs_and_validates_on_rows_it_never_saw(tmp_path):
@@ -57,6 +72,47 @@ def test_the_fit_recovers_a_devices_costs_and_validates_on_rows_it_never_saw(tmp
         exact = sum(truth[s] * n for s, n in signature_counts(space, model, g).items())
         assert predictor.of_genotype(g) == pytest.approx(exact, rel=1e-6)
     assert table.meta["validation"] == v and "m.csv, column dev_ms" in table.meta["method"]
+    assert table.meta["skips_unread_ops"] is False      # this device runs every op: the fit says so
+
+
+def test_a_device_that_skips_unread_ops_is_fitted_as_one(tmp_path):
+    """The phones' runtime drops ops whose result nothing reads: measured so, the fit keeps that
+    reading (exactly: the held-out error is 0), and the table's latency of any architecture is
+    the sum over the ops into nodes that are read."""
+    space = NB201Space(init_channels=4, cells_per_stage=1)
+    model, truth = _device(space)
+    genotypes = [g for g in random.Random(0).sample(all_genotypes(space.ops), 600) if not space.constant_output(g)]
+    path = _write(tmp_path / "m.csv", _measured(space, model, truth, genotypes, skips_unread=True))
+    table, v = fit_table(space, model, read_measurements(path, "dev_ms", space), tmp_path / "dev.yaml", "dev", "phone")
+    assert table.meta["skips_unread_ops"] is True and v["mape_percent"] == pytest.approx(0, abs=1e-6)
+    assert v["fit_rows_mape_percent_every_op"] > 1.0
+    predictor = LatencyPredictor(space, model, load_table(tmp_path / "dev.yaml", "dev", 1, "float32"))
+    for g in random.Random(5).sample(all_genotypes(space.ops), 200):
+        read = _read_nodes(g)
+        sigs = [sig for (j, i), op in zip(EDGES, g.edge_ops) if op != "none" and j in read
+                for sig in model.signatures if sig.startswith(f"{op}|")]
+        fixed = sum(truth[s] for s in model.fixed)
+        assert predictor.of_genotype(g) == pytest.approx(fixed + sum(truth[s] for s in sigs), rel=1e-9), g.arch
+
+
+def test_the_expected_latency_of_a_skipping_device_is_exact_over_the_architectures(tmp_path):
+    """Under independent per-edge probabilities the differentiable latency equals the mean over
+    all 15,625 architectures weighted by their probability (float64), gradients included."""
+    space = NB201Space(init_channels=4, cells_per_stage=1)
+    model, truth = _device(space)
+    table = LatencyTable({**measurement_meta("cpu", 1, 1, "float32", 0, 1), "skips_unread_ops": True},
+                         dict(truth), path=str(tmp_path / "t.yaml"), hardware="dev")
+    predictor = LatencyPredictor(space, model, table)
+    g = torch.Generator().manual_seed(0)
+    logits = {d.name: torch.randn(len(space.ops), generator=g, dtype=torch.float64, requires_grad=True)
+              for d in space.decisions}
+    probs = {k: torch.softmax(v, 0) for k, v in logits.items()}
+    expected = predictor.expected(path_weights(space, probs))
+    exact = sum(math.prod(float(probs[k].detach()[c]) for k, c in space.choice_of(a).items()) * predictor.of_genotype(a)
+                for a in all_genotypes(space.ops))
+    assert expected.item() == pytest.approx(exact, rel=1e-12)
+    expected.backward()
+    assert all(v.grad is not None and v.grad.abs().sum() > 0 for v in logits.values())
 
 
 def test_a_derive_under_a_fitted_table_records_the_devices_measured_latency(tmp_path):

@@ -33,7 +33,8 @@ def main() -> None:
     table, v = fit_table(space, model, data, a.out or f"latency_tables/{a.hardware}.yaml", a.hardware, a.device,
                          a.batch_size, a.seed)
     print(f"{table.path}: {len(table.entries)} entries of {a.device}, fitted on {v['fit_rows']} of {v['rows']} "
-          f"architectures of {data.source} ({data.constant} of constant output left out); "
+          f"architectures of {data.source} ({data.constant} of constant output left out), "
+          f"{'only the ops whose result is read' if table.meta['skips_unread_ops'] else 'every op'} running; "
           f"on the other {v['heldout_rows']}: Kendall tau {v['kendall_tau']:.3f}, "
           f"MAPE {v['mape_percent']:.1f}%, largest error {v['max_abs_error_ms']:.2f} ms")
 

@@ -12,9 +12,14 @@ of its range: its answer lies in the window asked for and is at least as probabl
 architecture within [floor T + e, T - e], e = slots x step (``error_ms``).  The fastest and the
 slowest admissible architectures are exact either way, so "no architecture meets the target" is
 said exactly when none does.
+
+On a device that skips unread ops an edge costs only when its result is read, which later
+edges decide: so the slots are solved once per way the space's reader edges can be `none` or
+not (NAS-Bench-201: 8), each a sum again, and the best over them is kept.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
@@ -30,6 +35,7 @@ from .predict import LatencyPredictor
 EXACT_LIMIT = 1 << 16
 RESOLUTION = 4096
 SlotScores = Callable[[Edge, int], Tensor]     # (edge, slot) -> log-score of each (source, op) the slot may pick
+Case = tuple[Mapping[str, bool], Mapping[str, float]]   # (edges that must run an op or be `none`, read shares)
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,17 @@ class Knapsack:
     dropped once no later slot adds to them (the limit was checked on the way)."""
 
     def __init__(self, space: SearchSpace, predictor: Optional[LatencyPredictor], rules: Rules,
-                 scores: Optional[SlotScores] = None):
+                 scores: Optional[SlotScores] = None, case: Case = ({}, {})):
         self.space, self.rules = space, rules
         self.limits = space.count_limits(rules.max_skip)
         cal = predictor.calibration if predictor else {}
         scale, per_op = cal.get("scale", 1.0), cal.get("per_op_ms", 0.0)
+        required, shares = case
         cost: dict[str, Tensor] = {}
+        real: dict[str, Tensor] = {}
         for key, lut, runs in predictor.units if predictor else ():
-            cost[key] = cost.get(key, 0.0) + scale * lut + per_op * runs
+            cost[key] = cost.get(key, 0.0) + shares.get(key, 1.0) * (scale * lut + per_op * runs)
+            real[key] = runs > 0
         self.base_ms = scale * predictor.fixed_ms + cal.get("constant_ms", 0.0) if predictor else 0.0
         self.slots: list[Slot] = []
         for key, edge in space.edges.items():
@@ -90,7 +99,8 @@ class Knapsack:
                 picks = tuple(Pick(src, op, float(ms[src, op]), float(score[src, op]),
                                    space.slot_counts(edge, src, op, rules.max_skip))
                               for src in range(edge.sources if input_name else 1) for op in range(len(edge.ops))
-                              if op not in edge.never_derived)
+                              if op not in edge.never_derived
+                              and (key not in required or bool(real[key][src, op]) == required[key]))
                 distinct = rules.distinct_inputs and input_name is not None
                 self.slots.append(Slot(input_name, op_name, picks, distinct and s > 0,
                                        distinct and s + 1 < len(edge.slots)))
@@ -159,6 +169,9 @@ class Knapsack:
         """The exact fastest (or slowest) admissible architecture: (ms, picks)."""
         ms, _, picks = self.best(lambda label: -label[0] if fastest else label[0])
         return ms, picks
+
+    def admits_any(self) -> bool:
+        return bool(self.labels(lambda ms: None, lambda a, b: False))
 
     def bucketed(self, step_ms: float, windows: list[tuple[float, float]]) -> list[tuple]:
         """Per admissible state and window (low, high) of ``windows``, the final (ms, score,
@@ -231,10 +244,35 @@ def ms_up(ms: float) -> str:
     return f"{math.ceil(ms * 1e4) / 1e4:.4f}"
 
 
+def knapsacks(space: SearchSpace, predictor: LatencyPredictor, rules: Rules,
+              scores: Optional[SlotScores] = None) -> list[Knapsack]:
+    """The slots to solve: one set, or on a device that skips unread ops one per way the reader
+    edges can be `none` or not (then which results are read is fixed and latency a sum); sets
+    in which no architecture obeys the rules are left out (a space without any raises)."""
+    if not predictor.skips_unread:
+        return [Knapsack(space, predictor, rules, scores)]
+    keys = space.reader_edges()
+    out = []
+    for bits in itertools.product((False, True), repeat=len(keys)):
+        required = dict(zip(keys, bits))
+        sack = Knapsack(space, predictor, rules, scores, (required, space.read_shares(
+            {k: float(b) for k, b in required.items()})))
+        if sack.admits_any():
+            out.append(sack)
+    return out or [Knapsack(space, predictor, rules, scores)]
+
+
+def extreme(sacks: list[Knapsack], fastest: bool) -> tuple[float, Knapsack, list[Pick]]:
+    """The exact fastest (or slowest) admissible architecture over ``sacks``: (ms, its set, picks)."""
+    found = [(*k.extreme(fastest), k) for k in sacks]
+    ms, picks, sack = (min if fastest else max)(found, key=lambda f: f[0])
+    return ms, sack, picks
+
+
 def latency_bounds(space: SearchSpace, predictor: LatencyPredictor, rules: Rules = Rules()) -> tuple[float, float]:
     """(fastest, slowest) table latency of the architectures derive may return under ``rules``."""
-    knapsack = Knapsack(space, predictor, rules)
-    return knapsack.extreme(True)[0], knapsack.extreme(False)[0]
+    sacks = knapsacks(space, predictor, rules)
+    return extreme(sacks, True)[0], extreme(sacks, False)[0]
 
 
 def constrained_choice(space: SearchSpace, scores: SlotScores, predictor: LatencyPredictor, target_ms: float,
@@ -243,25 +281,28 @@ def constrained_choice(space: SearchSpace, scores: SlotScores, predictor: Latenc
     [``floor * target_ms``, ``target_ms``] (a network far under its budget leaves accuracy
     unbought); when none does, the highest within ``target_ms``; `none` never where the space
     does not derive it, and ``rules`` kept throughout."""
-    knapsack = Knapsack(space, predictor, rules, scores)
+    sacks = knapsacks(space, predictor, rules, scores)
     eps = 1e-9 * max(abs(target_ms), 1.0)
-    fastest_ms, fastest = knapsack.extreme(True)
+    fastest_ms, fastest_sack, fastest = extreme(sacks, True)
     if fastest_ms > target_ms + eps:
         raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: the fastest the "
                          f"derive rules allow is {ms_up(fastest_ms)} ms; raise the target, the skip cap "
                          "(strategy.max_skip) or shrink the space")
     windows = [(floor * target_ms - eps, target_ms + eps), (-np.inf, target_ms + eps)]
-    if knapsack.size() <= EXACT_LIMIT:
-        labels, error = knapsack.labels(lambda ms: ms, lambda a, b: a[1] > b[1]), 0.0
+    labels, error = [(fastest_ms, -np.inf, fastest, fastest_sack)], 0.0
+    if sum(k.size() for k in sacks) <= EXACT_LIMIT:
+        for k in sacks:
+            labels += [(*label, k) for label in k.labels(lambda ms: ms, lambda a, b: a[1] > b[1])]
     else:
-        step = max(knapsack.extreme(False)[0] - fastest_ms, eps) / RESOLUTION
-        labels, error = knapsack.bucketed(step, windows), len(knapsack.slots) * step
-    labels.append((fastest_ms, -np.inf, fastest))
+        step = max(extreme(sacks, False)[0] - fastest_ms, eps) / RESOLUTION
+        for k in sacks:
+            labels += [(*label, k) for label in k.bucketed(step, windows)]
+        error = max(len(k.slots) for k in sacks) * step
     for low, high in windows:
         within = [label for label in labels if low <= label[0] <= high]
         if within:
-            ms, _, picks = max(within, key=lambda label: label[1])
-            return ConstrainedChoice(knapsack.choice(picks), ms, error)
+            ms, _, picks, sack = max(within, key=lambda label: label[1])
+            return ConstrainedChoice(sack.choice(picks), ms, error)
     raise AssertionError("the fastest architecture is within the target")
 
 

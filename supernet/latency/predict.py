@@ -7,6 +7,11 @@ what end-to-end runs pay besides the ops (dispatch per op, the adds and concats,
 traffic, caches an op timed alone keeps warm): the table's calibration of this network
 configuration scales the sum by ``scale`` and adds ``per_op_ms`` per op run plus ``constant_ms``,
 fitted by least squares on end-to-end measurements of children spread over the latency range.
+
+A device whose runtime skips ops whose result nothing reads (``meta.skips_unread_ops`` of its
+table: TF-Lite's converter drops them, so on the phones of HW-NAS-Bench a NAS-Bench-201 cell whose
+node feeds only `none` edges does not run the ops into that node) pays for a path only as often
+as its result is read: the weights are scaled by ``space.read_shares``, still differentiable.
 """
 from __future__ import annotations
 
@@ -26,14 +31,20 @@ class LatencyPredictor:
         if missing:
             table[missing[0]]   # raises MissingEntryError naming the signature and the command
         self.space, self.model, self.table = space, model, table
+        self.skips_unread = bool(table.meta.get("skips_unread_ops"))
         self.fixed_ms = sum(table[s] for s in model.fixed)
         self.units = [(key, torch.tensor([[0.0 if s is None else table[s] for s in row] for row in sigs],
                                          dtype=torch.float64),
                        torch.tensor([[0.0 if s is None else 1.0 for s in row] for row in sigs], dtype=torch.float64))
                       for key, sigs in model.units]
 
+    def read(self, weights: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+        """The path ``weights`` of what the device runs."""
+        return read_weights(self.space, self.model, weights) if self.skips_unread else weights
+
     def expected(self, weights: Mapping[str, Tensor], calibrated: bool = True) -> Tensor:
         """Milliseconds; differentiable in the path ``weights``."""
+        weights = self.read(weights)
         ops_ms = ops_run = 0.0
         for key, lut, runs in self.units:
             w = weights[key]
@@ -63,8 +74,20 @@ class LatencyPredictor:
 
     def ops_run(self, genotype: Any) -> float:
         """How many ops an end-to-end run of ``genotype`` executes (the calibration's regressor)."""
-        weights = self.path_weights(genotype)
+        weights = self.read(self.path_weights(genotype))
         return float(sum((weights[key] * runs).sum() for key, _, runs in self.units))
+
+
+def read_weights(space: SearchSpace, model: LatencyModel, weights: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Each edge's path ``weights`` times the probability that its result is read (what a device
+    that skips unread ops runs); an edge runs an op with the weight of its signatures that run."""
+    real = {}
+    for key, sigs in model.units:
+        if key not in real:
+            w = weights[key]
+            real[key] = sum(w[s, o] for s, row in enumerate(sigs) for o, sig in enumerate(row) if sig) / w.sum()
+    shares = space.read_shares(real)
+    return {key: w * shares.get(key, 1.0) for key, w in weights.items()}
 
 
 def fit_calibration(raw_ms: Sequence[float], ops_run: Sequence[float],

@@ -166,6 +166,18 @@ class SearchSpace:
         (each a sentence saying why): what a derive tells the user, as they cost latency for nothing."""
         return []
 
+    def read_shares(self, real: Mapping[str, Any]) -> dict[str, Any]:
+        """Per edge key, the probability that the edge's result is read on a path to the output,
+        given each edge's probability ``real`` of running an op (not `none`): what a runtime
+        that skips unread ops (TF-Lite's converter drops them) runs.  A key left out is always
+        read, as in every space whose cells have no `none`."""
+        return {}
+
+    def reader_edges(self) -> tuple[str, ...]:
+        """The edges whose being `none` or not decides ``read_shares`` (the exact constrained
+        derive enumerates them)."""
+        return ()
+
     @classmethod
     def parse_genotype(cls, d: Any) -> Any:
         """A genotype of this family from its JSON object (a GenotypeError names the bad field)."""

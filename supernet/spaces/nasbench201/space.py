@@ -15,7 +15,7 @@ from ...latency.constraint import Knapsack, Rules
 from ...latency.model import LatencyModel
 from ..base import Decision, Edge, SearchSpace, register_space
 from .config import NB201SpaceConfig
-from .genotype import EDGES, NB201_OPS, SCHEMA, NB201Genotype, genotype_from_dict, parse_arch
+from .genotype import EDGES, NB201_OPS, NODES, SCHEMA, NB201Genotype, genotype_from_dict, parse_arch
 from .latency import nb201_latency_model
 from .network import NB201Network
 from .plot import plot_nb201
@@ -85,6 +85,21 @@ class NB201Space(SearchSpace):
 
     def constant_output(self, genotype: NB201Genotype) -> bool:
         return not any(genotype.live_edges())
+
+    def read_shares(self, real: Mapping[str, Any]) -> dict[str, Any]:
+        """Edge j<-i is read when node j is: the output always, node i when some edge out of it
+        runs an op and its end is read.  Exact for independent decisions: in this 4-node cell the
+        ways a node is read run through disjoint edges."""
+        read = [None] * (NODES - 1) + [1.0]
+        for i in range(NODES - 2, 0, -1):
+            unread = 1.0
+            for j in range(i + 1, NODES):
+                unread = unread * (1 - real[edge_name(j, i)] * read[j])
+            read[i] = 1 - unread
+        return {edge_name(j, i): read[j] for j, i in EDGES}
+
+    def reader_edges(self) -> tuple[str, ...]:
+        return tuple(edge_name(j, i) for j, i in EDGES if i > 0)
 
     def slot_counts(self, edge: Edge, source: int, op: int, max_skip: int) -> tuple[int, ...]:
         """Per edge, whether it runs an op (not `none`): what reaching the cell's output needs;
