@@ -34,7 +34,7 @@ from supernet.checkpoint import load_checkpoint
 from supernet.config import register_configs, search_config_from_dict
 from supernet.data import DataInfo
 from supernet.genotypes import resolve_genotype
-from supernet.latency.target import hardware_target
+from supernet.hardware.target import hardware_target
 from supernet.spaces import build_space
 from supernet.strategies import STRATEGIES, build_space_and_strategy
 

@@ -29,8 +29,8 @@ from omegaconf import OmegaConf
 from supernet.config import register_configs
 from supernet.data import build_search_data
 from supernet.distributed import World
-from supernet.latency.constraint import Rules, latency_bounds
-from supernet.latency.target import hardware_target
+from supernet.hardware.constraint import Rules, latency_bounds
+from supernet.hardware.target import hardware_target
 from supernet.plots import plot_accuracy_latency
 from supernet.search import child_probe, run_search
 from supernet.spaces import build_space

@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 from standalone import Yardstick, add_recipe_option, percentile, spread_and_noise
 
 from supernet.config import register_configs
-from supernet.latency.target import hardware_target
+from supernet.hardware.target import hardware_target
 from supernet.search import run_search
 from supernet.spaces.base import uniform_choice
 from supernet.strategies import STRATEGIES, build_space_and_strategy

@@ -13,8 +13,8 @@ from .config import search_config_from_dict
 from .cost import genotype_cost
 from .data import DataInfo
 from .genotype import save_genotype
-from .latency.profile import DRIFT, NOISY
-from .latency.target import HardwareTarget, hardware_target
+from .hardware.profile import DRIFT, NOISY
+from .hardware.target import HardwareTarget, hardware_target
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
 from .spaces.base import SearchSpace
 from .strategies import build_space_and_strategy, strategy_class

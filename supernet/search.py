@@ -32,7 +32,7 @@ from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
 from .evaluate import ChildProbe
 from .gates import child_gates
-from .latency.target import hardware_target
+from .hardware.target import hardware_target
 from .run import OtherRunError, RunFolder, changed_settings, flat_keys, restore_rng
 from .spaces import build_space
 from .spaces.base import SearchSpace, fair_children, uniform_choice

@@ -21,7 +21,7 @@ from hydra.types import RunMode
 
 from .atomic import RecordWriteError, write_text_atomic
 from .console import AppError
-from .latency.target import run_target
+from .hardware.target import run_target
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency
 from .run import CONFIG_FILE, STARTED

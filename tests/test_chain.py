@@ -18,7 +18,8 @@ from supernet.data import DataInfo
 from supernet.gates import child_gates
 from supernet.genotype import GenotypeError
 from supernet.genotypes import published_data, published_genotype, resolve_genotype
-from supernet.latency import LatencyPredictor, LatencyTable, MissingEntryError, TableError, load_table
+from supernet.hardware import LatencyPredictor
+from supernet.latency import LatencyTable, MissingEntryError, TableError, load_table
 from supernet.latency.table import measurement_meta
 from supernet.ops import MBConv, mbconv_params
 from supernet.retrain import run_retrain

@@ -10,10 +10,11 @@ import torch
 from conftest import tiny_config
 
 from supernet.data import DataInfo
-from supernet.latency import LatencyPredictor, LatencyTable, constraint, load_table
-from supernet.latency.constraint import Rules, constrained_choice, latency_bounds, ms_up
+from supernet.hardware import LatencyPredictor, constraint
+from supernet.hardware.constraint import Rules, constrained_choice, latency_bounds, ms_up
+from supernet.hardware.target import check_reachable
+from supernet.latency import LatencyTable, load_table
 from supernet.latency.table import measurement_meta
-from supernet.latency.target import check_reachable
 from supernet.spaces import build_space
 from supernet.spaces.nasbench201.genotype import all_genotypes
 from supernet.spaces.nasbench201.space import NB201Space

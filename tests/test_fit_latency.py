@@ -13,10 +13,11 @@ from supernet.benchmark_table import BenchmarkTable
 from supernet.config import HardwareConfig, LatencyConfig, SearchConfig
 from supernet.data import DataInfo
 from supernet.derive import derive_genotype
-from supernet.latency import LatencyPredictor, LatencyTable, TableError, load_table
-from supernet.latency.fit import fit_table, read_measurements, signature_counts, split
+from supernet.hardware import LatencyPredictor
+from supernet.hardware.fit import fit_table, read_measurements, signature_counts, split
+from supernet.hardware.target import hardware_target
+from supernet.latency import LatencyTable, TableError, load_table
 from supernet.latency.table import measurement_meta
-from supernet.latency.target import hardware_target
 from supernet.spaces.base import path_weights
 from supernet.spaces.nasbench201.config import NB201SpaceConfig
 from supernet.spaces.nasbench201.genotype import EDGES, all_genotypes

@@ -20,21 +20,21 @@ from supernet import measure
 from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
 from supernet.derive import derive_genotype, derive_run
+from supernet.hardware import LatencyPredictor
+from supernet.hardware.constraint import RejectOverTarget, constrained_choice, latency_bounds
+from supernet.hardware.predict import fit_calibration
+from supernet.hardware.profile import Bench, spanning_genotypes
+from supernet.hardware.target import HardwareTarget, MeasuredLatency, hardware_target
 from supernet.latency import (
     LOSS_FORMS,
-    LatencyPredictor,
     LatencyTable,
     MissingEntryError,
     TableError,
     latency_loss,
     load_table,
 )
-from supernet.latency.constraint import RejectOverTarget, constrained_choice, latency_bounds
 from supernet.latency.loss import DualMultiplier
-from supernet.latency.predict import fit_calibration
-from supernet.latency.profile import Bench, spanning_genotypes
 from supernet.latency.table import measurement_meta
-from supernet.latency.target import HardwareTarget, MeasuredLatency, hardware_target
 from supernet.measure import interleaved_times
 from supernet.search import run_search
 from supernet.spaces import build_space
@@ -555,7 +555,7 @@ def test_a_measured_latency_is_recorded_only_where_it_compares_with_the_table(tm
     with pytest.warns(UserWarning, match="the table's time for the table's own ops"):
         _, meta = derive_genotype(cfg, strategy, hw, INFO)    # sep convs of 10 ms: no machine runs them so
     assert "measured_latency_ms" not in meta and "stale" in meta["measured_latency_skipped"]
-    monkeypatch.setattr("supernet.latency.target.table_drift", lambda *a, **k: 1.04)
+    monkeypatch.setattr("supernet.hardware.target.table_drift", lambda *a, **k: 1.04)
     # the measurements are set, so that a busy machine (its own warning) cannot hide the one tested
     monkeypatch.setattr(HardwareTarget, "measure", lambda self, g, info: (0.5 * self.of_genotype(g), 0.01))
     with pytest.warns(UserWarning, match="0.50x the table's .* calibration misses this network"):

@@ -17,7 +17,8 @@ from supernet.cost import genotype_cost
 from supernet.data import DataInfo
 from supernet.derive import derive_run
 from supernet.genotype import load_genotype, parse_genotype, save_genotype
-from supernet.latency import LatencyPredictor, LatencyTable
+from supernet.hardware import LatencyPredictor
+from supernet.latency import LatencyTable
 from supernet.latency.table import measurement_meta
 from supernet.plots import plot_genotype
 from supernet.retrain import run_retrain

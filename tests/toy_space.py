@@ -16,7 +16,7 @@ from torch import nn
 from supernet.figures import save_figure
 from supernet.gates import apply_gate
 from supernet.genotype import SCHEMAS, GenotypeError
-from supernet.latency.model import Head, LatencyModel
+from supernet.latency.parts import Head, LatencyParts
 from supernet.ops import build_op, search_op
 from supernet.spaces.base import SPACES, Decision, Edge, SearchSpace, SpaceConfig, register_space
 
@@ -116,9 +116,9 @@ class ToySpace(SearchSpace):
     def network(self, genotype, info) -> nn.Module:
         return ToyNetwork(genotype, info.in_channels, info.num_classes, self.channels)
 
-    def latency_model(self, info) -> LatencyModel:
+    def latency_model(self, info) -> LatencyParts:
         C, h = self.channels, info.image_size
-        model = LatencyModel(self.name)
+        model = LatencyParts(self.name)
         model.fixed.append(model.add(f"stem|cin{info.in_channels}|c{C}|{h}x{h}", lambda: _stem(info.in_channels, C),
                                      (info.in_channels, h, h)))
         for d in self.decisions:

@@ -9,7 +9,7 @@ hydra app: it takes a file, not a config.)"""
 import argparse
 
 from ..data import DataInfo
-from ..latency.fit import fit_table, read_measurements
+from ..hardware.fit import fit_table, read_measurements
 from ..spaces import build_space
 from ..spaces.base import space_config
 

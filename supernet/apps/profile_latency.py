@@ -9,8 +9,8 @@ from omegaconf import DictConfig, OmegaConf
 from ..config import register_configs
 from ..console import app_console
 from ..data import build_dataset
-from ..latency.predict import LatencyPredictor
-from ..latency.profile import Bench, calibrate, measure_entries, random_genotypes, spanning_genotypes
+from ..hardware.predict import LatencyPredictor
+from ..hardware.profile import Bench, calibrate, measure_entries, random_genotypes, spanning_genotypes
 from ..latency.table import LatencyTable, TableError, add_session, load_table, measurement_meta, table_path
 from ..spaces import build_space
 

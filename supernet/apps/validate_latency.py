@@ -15,8 +15,8 @@ from ..atomic import write_text_atomic
 from ..config import register_configs
 from ..console import app_console
 from ..genotypes import resolve_genotype
-from ..latency.predict import LatencyPredictor
-from ..latency.profile import NOISY, random_genotypes, spanning_genotypes, validate
+from ..hardware.predict import LatencyPredictor
+from ..hardware.profile import NOISY, random_genotypes, spanning_genotypes, validate
 from ..latency.table import load_table
 from ..plots import plot_latency_validation
 from .profile_latency import measuring_setup

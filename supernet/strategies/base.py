@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gates import Gate, child_gates
-from ..latency.constraint import Rules
 from ..spaces.base import Decision, Edge, SearchSpace, build_space, derivable, path_weights
+from ..spaces.knapsack import Rules
 
 
 @dataclass

@@ -4,7 +4,7 @@ the reward of a sampled child, a moving-average baseline, and the REINFORCE step
 A reward is a callable ``(accuracy, choice) -> float``, so that it can use what no gradient
 reaches: the child's latency measured on the device, or read from a table.  A strategy is given
 its reward when it is built (default: the accuracy; under a hardware target MnasNet's
-``latency.loss.mnas_reward``, see latency/target.py).
+``latency.loss.mnas_reward``, see hardware/target.py).
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...latency.model import LatencyModel, down
+from ...latency.parts import LatencyParts, down
 from ...ops import build_op
 from .genotype import EDGES
 from .network import Head, ResidualReduction, stage_channels, stem
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from .space import NB201Space
 
 
-def nb201_latency_model(space: "NB201Space", info) -> LatencyModel:
-    model = LatencyModel(space.name)
+def nb201_latency_model(space: "NB201Space", info) -> LatencyParts:
+    model = LatencyParts(space.name)
     h, c, (C, cells) = info.image_size, info.in_channels, space.deployed
     model.fixed.append(model.add(f"nb201_stem|cin{c}|c{C}|{h}x{h}", lambda: stem(c, C), (c, h, h)))
     c_in = C

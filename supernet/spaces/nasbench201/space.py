@@ -11,9 +11,9 @@ from typing import Any, Mapping, Optional, Sequence
 from torch import nn
 
 from ...genotype import GenotypeError
-from ...latency.constraint import Knapsack, Rules
-from ...latency.model import LatencyModel
+from ...latency.parts import LatencyParts
 from ..base import Decision, Edge, SearchSpace, register_space
+from ..knapsack import Knapsack, Rules
 from .config import NB201SpaceConfig
 from .genotype import EDGES, NB201_OPS, NODES, SCHEMA, NB201Genotype, genotype_from_dict, parse_arch
 from .latency import nb201_latency_model
@@ -80,7 +80,7 @@ class NB201Space(SearchSpace):
         """The network of ``genotype`` a hardware target times and its table models (``deployed``)."""
         return NB201Network(genotype, info.in_channels, info.num_classes, *self.deployed)
 
-    def latency_model(self, info) -> LatencyModel:
+    def latency_model(self, info) -> LatencyParts:
         return nb201_latency_model(self, info)
 
     def constant_output(self, genotype: NB201Genotype) -> bool:
@@ -123,7 +123,7 @@ class NB201Space(SearchSpace):
         if self.admissible(choice, max_skip):
             return choice
         scores = {d.name: probabilities[d.name].detach().clamp_min(1e-12).log() for d in self.decisions}
-        return Knapsack(self, None, Rules(max_skip), lambda edge, s: scores[edge.key][None, :]).most_probable()
+        return Knapsack(self, Rules(max_skip), lambda edge, s: scores[edge.key][None, :]).most_probable()
 
     def unread_parts(self, genotype: NB201Genotype) -> list[str]:
         """Edges that run an op off every path from the cell's input to its output, and a cell

@@ -2,17 +2,17 @@
 own shape, plus the stem, the preprocessing of each cell and the head."""
 from __future__ import annotations
 
-from ...latency.model import Head, LatencyModel, down
+from ...latency.parts import Head, LatencyParts, down
 from ...ops import build_op
 from .macro import cell_plan, preprocess, stem
 
 
-def cell_latency_model(space, info) -> LatencyModel:
+def cell_latency_model(space, info) -> LatencyParts:
     """Signatures of the supernet ``space`` (a CellSpace) builds for inputs of ``info``.  In a
     reduction cell the ops on the cell inputs have stride 2 and the ops on its nodes run at the
     reduced size."""
     n, C = space.nodes, space.init_channels
-    model = LatencyModel(space.name)
+    model = LatencyParts(space.name)
     h = info.image_size
     cs = space.stem_multiplier * C
     model.fixed.append(model.add(f"stem|cin{info.in_channels}|cout{cs}|{h}x{h}",

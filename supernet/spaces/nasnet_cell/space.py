@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
-from ...latency.model import LatencyModel
+from ...latency.parts import LatencyParts
 from ...ops import check_ops
 from ..base import Decision, Edge, OpScores, SearchSpace, register_space
 from .config import CellSpaceConfig
@@ -119,7 +119,7 @@ class CellSpace(SearchSpace):
         return CellNetwork(genotype, info.in_channels, info.num_classes, self.layers, self.init_channels,
                                self.stem_multiplier)
 
-    def latency_model(self, info) -> LatencyModel:
+    def latency_model(self, info) -> LatencyParts:
         return cell_latency_model(self, info)
 
     def derive_rules(self, choice: dict[str, int], op_scores: OpScores, max_skip: int,

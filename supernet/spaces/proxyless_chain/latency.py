@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...latency.model import Head, LatencyModel, down
+from ...latency.parts import Head, LatencyParts, down
 from ...ops import build_op
 from .network import FIRST_BLOCK_OP, Residual, conv_bn_act
 
@@ -17,8 +17,8 @@ def block_signature(op: str, C_in: int, C_out: int, h: int, stride: int) -> str:
     return f"{op}|cin{C_in}|cout{C_out}|{h}x{h}|s{stride}"
 
 
-def chain_latency_model(space: "ChainSpace", info) -> LatencyModel:
-    model = LatencyModel(space.name)
+def chain_latency_model(space: "ChainSpace", info) -> LatencyParts:
+    model = LatencyParts(space.name)
     h, c = info.image_size, info.in_channels
     C0, C1 = space.first_conv, space.first_block
     model.fixed.append(model.add(f"first_conv|cin{c}|cout{C0}|{h}x{h}|s2", lambda: conv_bn_act(c, C0, 3, 2), (c, h, h)))

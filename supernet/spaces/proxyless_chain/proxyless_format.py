@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from ...genotype import GenotypeError
-from ...latency.model import down
+from ...latency.parts import down
 from ...latency.table import LatencyTable, TableError
 from .genotype import SCHEMA, ChainGenotype, chain_genotype_from_dict, keeps_shape
 from .latency import block_signature

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from torch import nn
 
-from ...latency.model import LatencyModel
+from ...latency.parts import LatencyParts
 from ...ops import OPS, mbconv_params
 from ..base import Decision, Edge, SearchSpace, register_space
 from .config import ChainSpaceConfig
@@ -103,7 +103,7 @@ class ChainSpace(SearchSpace):
     def network(self, genotype: ChainGenotype, info) -> nn.Module:
         return ChainNetwork(genotype, info.in_channels, info.num_classes)
 
-    def latency_model(self, info) -> LatencyModel:
+    def latency_model(self, info) -> LatencyParts:
         return chain_latency_model(self, info)
 
     @classmethod

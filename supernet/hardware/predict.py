@@ -20,13 +20,13 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from ..latency.parts import LatencyParts
+from ..latency.table import LatencyTable
 from ..spaces.base import SearchSpace, one_hot, path_weights
-from .model import LatencyModel
-from .table import LatencyTable
 
 
 class LatencyPredictor:
-    def __init__(self, space: SearchSpace, model: LatencyModel, table: LatencyTable):
+    def __init__(self, space: SearchSpace, model: LatencyParts, table: LatencyTable):
         missing = table.missing(model.signatures)
         if missing:
             table[missing[0]]   # raises MissingEntryError naming the signature and the command
@@ -78,7 +78,7 @@ class LatencyPredictor:
         return float(sum((weights[key] * runs).sum() for key, _, runs in self.units))
 
 
-def read_weights(space: SearchSpace, model: LatencyModel, weights: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def read_weights(space: SearchSpace, model: LatencyParts, weights: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Each edge's path ``weights`` times the probability that its result is read (what a device
     that skips unread ops runs); an edge runs an op with the weight of its signatures that run."""
     real = {}

@@ -30,7 +30,7 @@ class Head(nn.Module):
 
 
 @dataclass
-class LatencyModel:
+class LatencyParts:
     space: str                                                          # the space's name
     fixed: list[str] = field(default_factory=list)
     units: list[tuple[str, Signatures]] = field(default_factory=list)   # (edge key, signatures)

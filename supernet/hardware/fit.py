@@ -34,10 +34,10 @@ from scipy.optimize import nnls
 from scipy.stats import kendalltau
 
 from ..benchmark_table import BenchmarkTableError, architecture_of, read_arch_csv
+from ..latency.parts import LatencyParts
+from ..latency.table import LatencyTable, TableError
 from ..spaces.base import SearchSpace, one_hot, path_weights
-from .model import LatencyModel
 from .predict import LatencyPredictor, read_weights
-from .table import LatencyTable, TableError
 
 
 @dataclass
@@ -85,7 +85,7 @@ def read_measurements(path: str | os.PathLike, column: str, space: SearchSpace) 
     return out
 
 
-def signature_counts(space: SearchSpace, model: LatencyModel, genotype: Any,
+def signature_counts(space: SearchSpace, model: LatencyParts, genotype: Any,
                      skips_unread: bool = False) -> dict[str, float]:
     """How many times an end-to-end run of ``genotype`` runs each signature of ``model`` (on a
     device that skips unread ops: only those whose result is read)."""
@@ -111,7 +111,7 @@ def split(n: int, seed: int, heldout: float) -> tuple[list[int], list[int]]:
     return order[n_test:], order[:n_test]
 
 
-def solve(space: SearchSpace, model: LatencyModel, data: Measurements, train: list[int],
+def solve(space: SearchSpace, model: LatencyParts, data: Measurements, train: list[int],
           skips_unread: bool) -> tuple[dict[str, float], float, float]:
     """Non-negative least squares of the table on the ``train`` rows: (entries, constant, mean
     absolute percentage error on those rows)."""
@@ -145,7 +145,7 @@ def solve(space: SearchSpace, model: LatencyModel, data: Measurements, train: li
     return entries, constant, float(np.mean(np.abs(A @ coef - y) / y) * 100)
 
 
-def fit_table(space: SearchSpace, model: LatencyModel, data: Measurements, out: str | os.PathLike, hardware: str,
+def fit_table(space: SearchSpace, model: LatencyParts, data: Measurements, out: str | os.PathLike, hardware: str,
               device: str, batch_size: int = 1, seed: int = 0,
               heldout: float = 0.2) -> tuple[LatencyTable, dict[str, float]]:
     """The table fitted on a seeded ``1 - heldout`` of ``data`` and its validation on the rest

@@ -13,13 +13,13 @@ import torch
 from scipy.stats import kendalltau, spearmanr
 from tqdm.auto import tqdm
 
+from ..latency.parts import LatencyParts
+from ..latency.table import LatencyTable
 from ..measure import ROUNDS, interleaved_times, torch_threads
 from ..spaces.base import SearchSpace, uniform_choice
 from ..stats import mape
 from .constraint import constrained_choice, latency_bounds
-from .model import LatencyModel
 from .predict import LatencyPredictor, fit_calibration
-from .table import LatencyTable
 
 log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -63,7 +63,7 @@ class Bench:
         return [1e3 * seconds for seconds, _ in timed]
 
 
-def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, progress: bool = True) -> int:
+def measure_entries(model: LatencyParts, table: LatencyTable, bench: Bench, progress: bool = True) -> int:
     """Measure the signatures the table lacks; returns how many were measured.  A table that
     lacks nothing is left as it is (not even rewritten)."""
     missing = table.missing(model.signatures)
@@ -86,7 +86,7 @@ def measure_entries(model: LatencyModel, table: LatencyTable, bench: Bench, prog
     return len(missing)
 
 
-def table_drift(model: LatencyModel, table: LatencyTable, bench: Bench, k: int = 5) -> float:
+def table_drift(model: LatencyParts, table: LatencyTable, bench: Bench, k: int = 5) -> float:
     """How many times as long this machine takes now for the table's ``k`` dearest entries of
     ``model`` (median ratio, re-timed with ``bench``) as when the table was measured.  Device and
     processor names say which kind of machine; this says whether it runs as the table's did (another

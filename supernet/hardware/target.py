@@ -14,12 +14,12 @@ import torch
 from torch import Tensor
 
 from ..gates import Gate
+from ..latency.loss import LOSS_FORMS, DualMultiplier, check_target, latency_loss, mnas_reward
+from ..latency.table import MissingEntryError, load_table, measurement_meta
 from ..spaces.base import SearchSpace, space_class
 from .constraint import RejectOverTarget, Rules, constrained_choice, latency_bounds, ms_up
-from .loss import LOSS_FORMS, DualMultiplier, check_target, latency_loss, mnas_reward
 from .predict import LatencyPredictor
 from .profile import DRIFT, Bench, end_to_end_ms, table_drift
-from .table import MissingEntryError, load_table, measurement_meta
 
 REWARD_SOURCES = ("table", "measured")
 log = logging.getLogger(__name__)
