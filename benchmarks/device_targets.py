@@ -57,9 +57,11 @@ def derive_at(run: Path, device: str, target_ms: float, base: list[str]) -> str:
     """The architecture the search in ``run`` derives within ``target_ms`` on ``device``'s table."""
     state = load_checkpoint(run / "checkpoint.pt", ("config", "strategy", "info"))
     cfg = search_config_from_dict(state["config"])
+    asked = search_config(base + [f"hardware={device}"])     # the derive's own settings come from the command line
+    cfg.hardware, cfg.strategy.max_skip = asked.hardware, asked.strategy.max_skip
+    cfg.latency.derive_margin, cfg.latency.derive_floor = asked.latency.derive_margin, asked.latency.derive_floor
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
-    cfg.hardware = search_config(base + [f"hardware={device}"]).hardware
     cfg.latency.target_ms, cfg.latency.constrained_derive = target_ms, True
     hw = hardware_target(cfg, space, DataInfo(**state["info"]), type(strategy))
     return hw.derive(strategy).arch

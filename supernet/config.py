@@ -99,6 +99,8 @@ class LatencyConfig:
     reward_exponent: float = -0.07  # MnasNet's w in the reward acc * (LAT/target)^w
     constrained_derive: bool = True     # derive the most probable architecture within [derive_floor * target, target]
     derive_floor: float = 0.95          # ... spending a derived network far below the target up to this
+    derive_margin: float = 0.0          # derive within (1 - margin) * target: room for the table's error on the
+                                        # device (a fitted table's meta.validation says how large it is)
     reject_over_target: bool = False    # resample weight-step children over the target
     max_tries: int = 50
 

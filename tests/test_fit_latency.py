@@ -155,3 +155,25 @@ def test_measurement_files_that_cannot_be_fitted_are_refused(tmp_path):
     with pytest.raises(TableError, match="runs .* equally often .* measure architectures that differ in it"):
         fit_table(space, model, few, tmp_path / "few.yaml", "dev", "a synthetic device")
     assert not (tmp_path / "few.yaml").exists()
+
+
+def test_the_derive_margin_keeps_room_for_the_tables_error(tmp_path):
+    """latency.derive_margin=m: the constrained derive's table latency lies in
+    [floor (1 - m) T, (1 - m) T]; a margin outside [0, 1) is refused before training."""
+    space = NB201Space(init_channels=4, cells_per_stage=1)
+    model, truth = _device(space)
+    genotypes = [g for g in all_genotypes(space.ops) if not space.constant_output(g)]
+    path = _write(tmp_path / "m.csv", _measured(space, model, truth, genotypes))
+    fit_table(space, model, read_measurements(path, "dev_ms", space), tmp_path / "dev.yaml", "dev", "a device")
+    target = statistics.median(ms for _, ms in _measured(space, model, truth, genotypes))
+    for margin in (0.0, 0.2):
+        cfg = SearchConfig(space=NB201SpaceConfig(init_channels=4, cells_per_stage=1),
+                           hardware=HardwareConfig(name="dev", table=str(tmp_path / "dev.yaml"), device="dev"),
+                           latency=LatencyConfig(target_ms=target, derive_margin=margin))
+        strategy = build_strategy(space, cfg.strategy)
+        hw = hardware_target(cfg, space, INFO, type(strategy))
+        ms = hw.of_genotype(hw.derive(strategy))
+        assert 0.95 * (1 - margin) * target - 1e-9 <= ms <= (1 - margin) * target + 1e-9
+    cfg.latency.derive_margin = 1.0
+    with pytest.raises(ValueError, match=r"latency.derive_margin .* \[0, 1\), got 1.0"):
+        hardware_target(cfg, space, INFO, type(strategy))

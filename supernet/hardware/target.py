@@ -86,8 +86,13 @@ class HardwareTarget:
         genotype = strategy.derive()
         if not self.cfg.constrained_derive:
             return genotype
-        return self.space.genotype(constrained_choice(self.space, strategy.slot_scores, self.predictor, self.target_ms,
-                                                      strategy.rules, self.cfg.derive_floor).choice)
+        return self.space.genotype(constrained_choice(self.space, strategy.slot_scores, self.predictor,
+                                                      self.derive_ms, strategy.rules, self.cfg.derive_floor).choice)
+
+    @property
+    def derive_ms(self) -> float:
+        """What the constrained derive's table latency may reach: the target less the margin."""
+        return self.target_ms * (1 - self.cfg.derive_margin)
 
     def not_comparable(self) -> str | None:
         """Why a latency measured in this process would not be comparable with the table's
@@ -169,6 +174,9 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
         raise ValueError(f"hardware {hw.name} has no target: set latency.target_ms=<ms> (or hardware.target_ms)")
     if target is not None and lat.loss != "none":
         check_target(lat.loss, target)
+    if not 0 <= lat.derive_margin < 1:
+        raise ValueError(f"latency.derive_margin is the share of the target kept free for the table's error: it must "
+                         f"be in [0, 1), got {lat.derive_margin}")
     if lat.reject_over_target and not strategy_cls.samples_children:
         raise ValueError(f"latency.reject_over_target resamples the weight step's children, and {strategy_cls.name} "
                          "trains the mixture of every path instead: use latency.constrained_derive with it")
@@ -184,7 +192,8 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
         raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
                                 f"size with: {profile_command(cfg, info)}") from None
     if target is not None:
-        check_reachable(predictor, target, hw.name, Rules(cfg.strategy.max_skip, strategy_cls.distinct_inputs))
+        check_reachable(predictor, target * (1 - lat.derive_margin), hw.name,
+                        Rules(cfg.strategy.max_skip, strategy_cls.distinct_inputs))
     if not predictor.calibration and "imported" not in table.meta:
         log.warning(f"{hw.table} has no calibration for this network configuration: its latencies are the raw sum "
                     "of the ops, which misses what an end-to-end run pays besides them; fit one with: "
