@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from .figures import PathLike, save_figure
+from .canvas import PathLike, save_figure
 from .spaces.base import Decision, family_of
 
 

@@ -13,7 +13,7 @@ from typing import Any, List, Mapping, Optional
 from matplotlib.figure import Figure
 from torch import nn
 
-from supernet.figures import save_figure
+from supernet.canvas import save_figure
 from supernet.gates import apply_gate
 from supernet.genotype import SCHEMAS, GenotypeError
 from supernet.latency.parts import Head, LatencyParts

@@ -8,7 +8,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
 
-from ...figures import PathLike, save_figure
+from ...canvas import PathLike, save_figure
 from .genotype import EDGES, NODES, NB201Genotype
 
 _COLOR = {"skip_connect": "#777777", "nor_conv_1x1": "#4c9be8", "nor_conv_3x3": "#e4572e",

@@ -7,7 +7,7 @@ from typing import Any
 from timm.models import generate_default_cfgs, register_model
 
 from ...data import CIFAR_STATS
-from ...models import build_entry, drop_path_setting, entry_cfg, entry_genotype, entry_settings
+from ...timm_registry import build_entry, drop_path_setting, entry_cfg, entry_genotype, entry_settings
 from .network import NB201Network, stage_channels
 from .space import NB201Space
 

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, FancyArrowPatch
 from matplotlib.transforms import Bbox
 
-from ...figures import PathLike, save_figure
+from ...canvas import PathLike, save_figure
 from .genotype import CellGenotype, Genotype
 
 # DARTS-like palette: inputs green, intermediate nodes blue, output yellow.

@@ -9,7 +9,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import generate_default_cfgs, register_model
 
 from ...data import CIFAR_STATS
-from ...models import build_entry, drop_path_setting, entry_cfg, entry_genotype, entry_settings
+from ...timm_registry import build_entry, drop_path_setting, entry_cfg, entry_genotype, entry_settings
 from .macro import reduction_layers
 from .network import CellNetwork, CellNetworkImageNet
 from .space import CellSpace

@@ -6,7 +6,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ...figures import PathLike, save_figure
+from ...canvas import PathLike, save_figure
 from ...ops import mbconv_params
 from .genotype import ChainGenotype
 

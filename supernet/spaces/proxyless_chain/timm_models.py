@@ -8,7 +8,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import generate_default_cfgs, register_model
 from timm.models.efficientnet import EfficientNet
 
-from ...models import build_entry, entry_cfg, entry_genotype, entry_settings
+from ...timm_registry import build_entry, entry_cfg, entry_genotype, entry_settings
 from .space import ChainSpace
 from .timm_arch import timm_kwargs
 
