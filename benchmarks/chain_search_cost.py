@@ -6,7 +6,7 @@ weighted, as DARTS would run it), measured in this run.
 Prints per case: median step time, the activation bytes autograd keeps for the backward
 (exact), and the peak resident memory of a fresh process (RSS: allocator-noisy on a CPU).
 
-    python benchmarks/chain_search_cost.py [--batch 4] [--size 224] [--device cpu]
+    python -m benchmarks.chain_search_cost [--batch 4] [--size 224] [--device cpu]
 """
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from benchmarks.harness import ROOT
+from benchmarks.memory import current_rss_bytes, peak_rss_bytes, saved_tensor_bytes
 from supernet.data import DataInfo
 from supernet.gates import child_gates
-from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes
+from supernet.measure import median_time
 from supernet.spaces import build_space
 from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.spaces.proxyless_chain.network import ChainNetwork
@@ -85,8 +87,8 @@ def main() -> None:
     fwd = [f"--{k}={getattr(a, k)}" for k in ("batch", "size", "device", "warmup", "repeat")]
     rows = []
     for case in CASES:
-        out = subprocess.run([sys.executable, __file__, f"--case={case}", *fwd], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run([sys.executable, "-m", "benchmarks.chain_search_cost", f"--case={case}", *fwd],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"ProxylessNAS mobile chain space, device={a.device} threads={torch.get_num_threads()} "
           f"batch={a.batch} input={a.size}x{a.size}")

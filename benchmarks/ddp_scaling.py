@@ -1,7 +1,7 @@
 """Samples per second of the search step (weight step + arch step) with 1 and 2 processes
 (torchrun; gloo on CPUs, nccl on GPUs), printed side by side.
 
-    python benchmarks/ddp_scaling.py [--procs 1 2] [--batch 32] [--size 32] [--device cpu]
+    python -m benchmarks.ddp_scaling [--procs 1 2] [--batch 32] [--size 32] [--device cpu]
 
 Each process count runs the real search loop (supernet.search.run_search) for two epochs on
 the same synthetic data; the second epoch's time is the figure (the first one warms up).  On a
@@ -18,6 +18,8 @@ import tempfile
 
 import torch
 from torch.utils.data import TensorDataset
+
+from benchmarks.harness import ROOT
 
 
 def worker(a) -> None:
@@ -57,10 +59,10 @@ def main() -> None:
     for n in a.procs:
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // n))}
-            cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={n}", __file__,
-                   "--worker", f"--out={tmp}/run", f"--batch={a.batch}", f"--size={a.size}",
+            cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={n}", "-m",
+                   "benchmarks.ddp_scaling", "--worker", f"--out={tmp}/run", f"--batch={a.batch}", f"--size={a.size}",
                    f"--layers={a.layers}", f"--channels={a.channels}", f"--steps={a.steps}", f"--device={a.device}"]
-            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
             if res.returncode:
                 sys.exit(f"{n} processes failed:\n{res.stderr[-3000:]}")
             results[n] = json.loads(res.stdout.strip().splitlines()[-1])["samples_per_s"]

@@ -10,7 +10,7 @@ one search without a target (benchmarks/nasbench201.py's own) derived at every t
 exact constrained derive.  Then, at the 50th-percentile target, the devices' derived cells side
 by side.  Searches are kept under --keep and reused, so a stopped run resumes.
 
-    python benchmarks/device_targets.py [--data-root ../shared/datasets/cifar10_jpeg]
+    python -m benchmarks.device_targets [--data-root ../shared/datasets/cifar10_jpeg]
         [--table ../shared/nasbench201/accuracy_12epoch.csv] [--column cifar10_test_12ep]
         [--latency ../shared/nasbench201/latency.csv] [--devices pixel3 raspi4 ...]
         [--strategies proxyless gdas] [--seeds 0] [--per-target] [--keep benchmarks/.cache/nasbench201]
@@ -26,9 +26,7 @@ from bisect import bisect_right
 from collections import Counter
 from pathlib import Path
 
-from nasbench201 import ROOT, searched
-from search_vs_random import search_config
-
+from benchmarks.harness import ROOT, search_config, searched
 from supernet.benchmark_table import BenchmarkTable
 from supernet.checkpoint import load_checkpoint
 from supernet.config import register_configs, search_config_from_dict

@@ -2,27 +2,21 @@
 table holds; measures K random children of the space end to end and prints Kendall tau,
 Spearman rho and MAPE before and after calibration, and how long the table took to profile.
 
-    python benchmarks/latency_accuracy.py [hydra overrides, e.g. hardware=cpu_2core children=50]
+    python -m benchmarks.latency_accuracy [hydra overrides, e.g. hardware=cpu_2core children=50]
 """
 import sys
 import tempfile
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
-
+from benchmarks.harness import compose_config
 from supernet.apps.profile_latency import run_profile
 from supernet.apps.validate_latency import run_validation
 from supernet.config import register_configs
 
-CONF = str(Path(__file__).resolve().parents[1] / "supernet" / "conf")
-
 
 def main() -> None:
     register_configs()
-    with initialize_config_dir(CONF, version_base="1.3"):
-        profile = OmegaConf.to_object(compose("profile", overrides=sys.argv[1:] + ["progress=false"]))
-        validate = OmegaConf.to_object(compose("validate", overrides=sys.argv[1:] + ["progress=false"]))
+    profile = compose_config("profile", sys.argv[1:] + ["progress=false"])
+    validate = compose_config("validate", sys.argv[1:] + ["progress=false"])
     table, _ = run_profile(profile)         # measures only what the table lacks
     with tempfile.TemporaryDirectory() as tmp:
         result = run_validation(validate, tmp)

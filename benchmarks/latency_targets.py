@@ -7,46 +7,30 @@ measured latency with the ratio, when a measurement here is comparable with the 
 HardwareTarget.not_comparable), and the derived child's accuracy on the shared weights (BN
 re-estimated); writes the accuracy-latency picture.
 
-    python benchmarks/latency_targets.py [--strategies proxyless darts gdas reinforce] [--targets 4]
+    python -m benchmarks.latency_targets [--strategies proxyless darts gdas reinforce] [--targets 4]
         [--out latency_targets.png] [hydra overrides, e.g. hardware=cpu_2core latency.loss=hinge]
     (overrides before --strategies)
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
+from benchmarks.harness import search_config, search_in
 from supernet.config import register_configs
 from supernet.data import build_search_data
 from supernet.distributed import World
 from supernet.hardware.constraint import Rules, latency_bounds
 from supernet.hardware.target import hardware_target
 from supernet.plots import plot_accuracy_latency
-from supernet.search import child_probe, run_search
+from supernet.search import child_probe
 from supernet.spaces import build_space
 from supernet.strategies import STRATEGIES
-
-CONF = str(Path(__file__).resolve().parents[1] / "supernet" / "conf")
-
-
-def search_config(overrides: list[str]):
-    with initialize_config_dir(CONF, version_base="1.3"):
-        return OmegaConf.to_object(compose("search", overrides=overrides + ["trainer.progress=false"]))
-
-
-def quiet_search(cfg, out: Path):
-    with contextlib.redirect_stdout(io.StringIO()):
-        return run_search(cfg, out)
 
 
 def main() -> None:
@@ -73,11 +57,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.strategies:
             for target in targets:
-                cfg = search_config(["hardware=cpu_2core", "latency.loss=lagrange", "latency.constrained_derive=true",
-                                     f"strategy={name}", f"latency.target_ms={target}"] + overrides)
-                t0 = time.perf_counter()
-                result = quiet_search(cfg, Path(tmp) / f"{name}_{target}")
-                secs = time.perf_counter() - t0
+                result, secs, _, cfg = search_in(Path(tmp) / f"{name}_{target}", [
+                    "hardware=cpu_2core", "latency.loss=lagrange", "latency.constrained_derive=true",
+                    f"strategy={name}", f"latency.target_ms={target}"] + overrides)
                 meta = json.loads(result.files["genotype"].read_text())["meta"]
                 row = dict(target=target, expected=result.metrics[-1]["expected_latency_ms"],
                            table=meta["table_latency_ms"], measured=meta.get("measured_latency_ms"),
@@ -85,11 +67,8 @@ def main() -> None:
                 report(name, "per target", row, secs)
                 points.append({"latency_ms": row["table"], "accuracy": row["acc"], "group": f"{name} per target"})
             # one search without a latency term, derived at every target from its trained alphas
-            cfg = search_config(["hardware=cpu_2core", "latency.loss=none", f"strategy={name}",
-                                 f"latency.target_ms={high}"] + overrides)
-            t0 = time.perf_counter()
-            result = quiet_search(cfg, Path(tmp) / f"{name}_once")
-            secs = time.perf_counter() - t0
+            result, secs, _, cfg = search_in(Path(tmp) / f"{name}_once", [
+                "hardware=cpu_2core", "latency.loss=none", f"strategy={name}", f"latency.target_ms={high}"] + overrides)
             probe = child_probe(result.net, train_set, val_set, cfg, World(), cfg.trainer.epochs, torch.device("cpu"))
             for target in targets:
                 at = dataclasses.replace(cfg, latency=dataclasses.replace(cfg.latency, target_ms=target,

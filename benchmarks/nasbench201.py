@@ -9,7 +9,7 @@ trainer.stop_after_warmup=true, then trainer.init_from), and every search and ev
 is kept under --keep, so a rerun with another --table prints without searching, and a stopped
 run resumes where it was.
 
-    python benchmarks/nasbench201.py [--data-root ../shared/datasets/cifar10_jpeg]
+    python -m benchmarks.nasbench201 [--data-root ../shared/datasets/cifar10_jpeg]
         [--table ../shared/nasbench201/accuracy_12epoch.csv] [--column cifar10_test_12ep]
         [--strategies proxyless darts gdas reinforce random] [--seeds 0 1 2] [--children 100]
         [--keep benchmarks/.cache/nasbench201] [--out DIR] [hydra overrides for every search]
@@ -25,39 +25,24 @@ from pathlib import Path
 
 import torch
 from scipy.stats import kendalltau
-from search_vs_random import search_config
 
+from benchmarks.harness import ROOT, search_config, searched, tau_sampling_error
 from supernet.benchmark_table import BenchmarkTable
 from supernet.config import register_configs, search_config_from_dict
 from supernet.data import PerSampleAugment, build_search_data
 from supernet.distributed import World
 from supernet.genotypes import resolve_genotype
 from supernet.run import RunFolder
-from supernet.search import child_probe, run_search
+from supernet.search import child_probe
 from supernet.spaces import build_space
 from supernet.spaces.base import uniform_choice
-from supernet.stats import tau_sampling_error
 from supernet.strategies import STRATEGIES
 
-ROOT = Path(__file__).resolve().parents[1]
 # The benchmark paper's Table 5 (CIFAR-10 test accuracy after the 200-epoch schedule).
 PUBLISHED = {"darts": 54.30, "enas": 54.30, "random": 87.66, "gdas": 93.61, "reinforce": 93.85}
 # random search ranks its children once, at the end (SPOS): ranking after every epoch costs 20 children an epoch
 STRATEGY_OVERRIDES = {"random": ["strategy.rank_every=1000", "strategy.num_candidates=50"]}
 PUBLISHED_NOTE = "published (200 ep): DARTS 54.30, ENAS 54.30, RSPS 87.66, GDAS 93.61, REINFORCE 93.85, best 94.37"
-
-
-def searched(folder: Path, overrides: list[str]) -> tuple[str, float]:
-    """(derived architecture, seconds of all its epochs, a shared warm-up's included) of the
-    search in ``folder``: read back when it finished, continued when it was stopped."""
-    genotype_file = folder / "genotype.json"
-    if not genotype_file.exists():
-        kept = (folder / "checkpoint.pt").exists()
-        run_search(search_config(overrides + ["resume=true"] * kept), folder)
-    arch = json.loads(genotype_file.read_text())["arch"]
-    with (folder / "metrics.csv").open() as f:
-        seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
-    return arch, seconds
 
 
 def ranking(folder: Path, children: int, cache: Path) -> dict[str, float]:

@@ -2,7 +2,7 @@
 step, drop path on) for DARTS-V2 in the CIFAR form: eager vs torch.compile vs channels_last,
 on the CPU, and on a GPU (if present) also with bf16 autocast.
 
-    python benchmarks/retrain_throughput.py [--batch 32] [--layers 20] [--channels 36] [--iters 5]
+    python -m benchmarks.retrain_throughput [--batch 32] [--layers 20] [--channels 36] [--iters 5]
 
 The defaults are the real evaluation network (36 channels, 20 cells, 3.35M parameters).  A case
 that cannot run (torch.compile without a C compiler, no GPU) prints why and the rest go on.

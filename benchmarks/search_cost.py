@@ -8,7 +8,7 @@ case (RSS: allocator-noisy on a CPU), for
   - the derived discrete network's training step,
 and proxyless memory (averaged over sampled children) as the op set grows from 4 to 13 ops.
 
-    python benchmarks/search_cost.py [--batch 32] [--size 32] [--layers 8] [--channels 16]
+    python -m benchmarks.search_cost [--batch 32] [--size 32] [--layers 8] [--channels 16]
 """
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from benchmarks.harness import ROOT
+from benchmarks.memory import current_rss_bytes, peak_rss_bytes, saved_tensor_bytes
 from supernet.gates import Gate
-from supernet.measure import current_rss_bytes, median_time, peak_rss_bytes, saved_tensor_bytes
+from supernet.measure import median_time
 from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
 from supernet.spaces.nasnet_cell.network import CellNetwork
 from supernet.spaces.nasnet_cell.space import CellSpace
@@ -103,8 +105,8 @@ def main() -> None:
              ("proxyless", "ops4"), ("proxyless", "nasnet13")]
     rows = []
     for case, ops in cases:
-        out = subprocess.run([sys.executable, __file__, f"--case={case}", f"--ops={ops}", *fwd],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-m", "benchmarks.search_cost", f"--case={case}", f"--ops={ops}", *fwd],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"device=cpu threads={torch.get_num_threads()} batch={a.batch} input={a.size}x{a.size} "
           f"layers={a.layers} C={a.channels} nodes={a.nodes}")

@@ -7,51 +7,27 @@ seed noise; and how far alpha moved (final entropy against the uniform one) and 
 search seeds agree on an op (against chance).  Under a hardware target the random genotypes
 are drawn within 10% of the searched genotype's table latency.
 
-    python benchmarks/search_vs_random.py [--strategies proxyless darts gdas reinforce]
+    python -m benchmarks.search_vs_random [--strategies proxyless darts gdas reinforce]
         [--random 12] [--seeds 4] [--search-seeds 1] [--keep DIR] [--recipe KEY=VALUE ...]
         [hydra overrides, e.g. hardware=cpu_2core]
-    (overrides before --strategies: python benchmarks/search_vs_random.py strategy.arch_lr=1e-2 --strategies darts)
+    (overrides before --strategies: python -m benchmarks.search_vs_random strategy.arch_lr=1e-2 --strategies darts)
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import math
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
-from standalone import Yardstick, add_recipe_option, percentile, spread_and_noise
 
+from benchmarks.harness import search_in
+from benchmarks.standalone import Yardstick, add_recipe_option, percentile, spread_and_noise
 from supernet.config import register_configs
+from supernet.hardware.profile import random_genotypes
 from supernet.hardware.target import hardware_target
-from supernet.search import run_search
-from supernet.spaces.base import uniform_choice
 from supernet.strategies import STRATEGIES, build_space_and_strategy
-
-CONF = str(Path(__file__).resolve().parents[1] / "supernet" / "conf")
-
-
-def search_config(overrides: list[str]):
-    with initialize_config_dir(CONF, version_base="1.3"):
-        return OmegaConf.to_object(compose("search", overrides=overrides + ["trainer.progress=false"]))
-
-
-def search_in(folder: Path, overrides: list[str]):
-    """The search of ``overrides`` run in ``folder``, or the one kept there continued
-    (resume=true): its result, the seconds its epochs took, whether it was kept, its config."""
-    kept = (folder / "checkpoint.pt").exists()
-    cfg = search_config(overrides + ["resume=true"] * kept)
-    t0 = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        result = run_search(cfg, folder)
-    secs = sum(row["seconds"] for row in result.metrics) if kept else time.perf_counter() - t0
-    return result, secs, kept, cfg
 
 
 def op_agreement(space, genotypes) -> tuple[float, float]:
@@ -63,19 +39,6 @@ def op_agreement(space, genotypes) -> tuple[float, float]:
     agree = statistics.fmean(statistics.fmean(a[d.name] == b[d.name] for d in ops) for a, b in pairs)
     chance = statistics.fmean(1 / (len(d.candidates) - len(d.never_derived)) for d in ops)
     return agree, chance
-
-
-def random_genotypes(space, n: int, hw, latency_ms: float | None, seed: int = 12345) -> list:
-    """``n`` uniform genotypes; with a hardware target, only ones within 10% of ``latency_ms``."""
-    gen, out, tries = torch.Generator().manual_seed(seed), [], 0
-    while len(out) < n:
-        tries += 1
-        if tries > 5000 * n:
-            raise RuntimeError(f"found only {len(out)} random genotypes within 10% of {latency_ms:.3f} ms")
-        g = space.genotype(uniform_choice(space, gen, allow_none=False))
-        if hw is None or abs(hw.of_genotype(g) - latency_ms) <= 0.1 * latency_ms:
-            out.append(g)
-    return out
 
 
 def main() -> None:
@@ -110,7 +73,7 @@ def main() -> None:
         hw = hardware_target(cfg, space, searched[0][0].info, type(searched[0][0].strategy))
         stick = Yardstick(Path(tmp), a.seeds, cfg.data, a.recipe)
         print(f"\nstand-alone recipe: {stick.text()}, mean test accuracy over {a.seeds} seeds")
-        reference = None if hw else random_genotypes(space, a.random, None, None)
+        reference = None if hw else random_genotypes(space, a.random, 12345)
         if reference:
             ref_acc = [stick.accuracies(g) for g in reference]
             spread, noise = spread_and_noise(ref_acc)
@@ -125,8 +88,9 @@ def main() -> None:
             for seed, (result, secs, cfg) in enumerate(searched):
                 latency = hw.of_genotype(result.genotype) if hw else None
                 if hw:   # random genotypes of about the same latency as this one
+                    near = lambda g: abs(hw.of_genotype(g) - latency) <= 0.1 * latency    # noqa: E731
                     ref_means = [statistics.fmean(stick.accuracies(g))
-                                 for g in random_genotypes(space, a.random, hw, latency, seed=seed)]
+                                 for g in random_genotypes(space, a.random, seed, near)]
                 acc = statistics.fmean(stick.accuracies(result.genotype))
                 uniform = statistics.fmean(math.log(len(d.candidates)) for d in space.decisions)
                 print(f"{name:10s} {seed:4d} {secs:8.0f} {acc:8.4f} {percentile(acc, ref_means):5.0f} "

@@ -7,7 +7,7 @@ Two measurements per strategy:
   - quality: a short search on the planted-teacher task (supernet/synthetic.py) and the
     fraction of the teacher's op decisions its derived genotype recovers.
 
-    python benchmarks/strategies.py [--batch 16] [--size 16] [--channels 8] [--epochs 5]
+    python -m benchmarks.strategies [--batch 16] [--size 16] [--channels 8] [--epochs 5]
 """
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ import time
 import torch
 import torch.nn.functional as F
 
+from benchmarks.memory import saved_tensor_bytes
+from benchmarks.synthetic import noise_ops, planted_task, recovered_fraction
 from supernet.config import DataConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
-from supernet.measure import median_time, saved_tensor_bytes
+from supernet.measure import median_time
 from supernet.search import run_search
 from supernet.spaces.nasnet_cell.config import DARTS_OPS, CellSpaceConfig
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
-from supernet.synthetic import noise_ops, planted_task, recovered_fraction
 
 CASES = {  # label -> (strategy, its options)
     "proxyless": ("proxyless", {}),

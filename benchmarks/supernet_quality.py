@@ -18,7 +18,7 @@ CPU-sized chain (space=proxyless_chain_cpu):
       parameter-free op on each op decision with a probability from 0 to 1): does the supernet
       rank a cell that computes less below one that computes more, as training alone does?
 
-    python benchmarks/supernet_quality.py [--spaces cell chain] [--children 40] [--seeds 4]
+    python -m benchmarks.supernet_quality [--spaces cell chain] [--children 40] [--seeds 4]
         [--search-seeds 1] [--keep DIR] [--rank uniform spanning] [--recipe KEY=VALUE ...]
         [hydra overrides for every space, e.g. trainer.strict_fairness=true]
     (--rank with no value: part (a) only; --rank uniform: (a) and (b))
@@ -34,19 +34,17 @@ import tempfile
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from scipy.stats import kendalltau
-from search_vs_random import search_in
-from standalone import Yardstick, add_recipe_option, spread_and_noise
 
+from benchmarks.harness import search_in, tau_ceiling, tau_sampling_error
+from benchmarks.standalone import Yardstick, add_recipe_option, spread_and_noise
 from supernet.config import register_configs
 from supernet.data import build_search_data
 from supernet.distributed import World
-from supernet.gates import child_gates
 from supernet.ops import OPS, build_op
-from supernet.search import child_probe, search_loader
+from supernet.search import child_probe, search_loader, weight_step
 from supernet.spaces.base import uniform_choice
-from supernet.stats import tau_ceiling, tau_sampling_error
+from supernet.strategies import build_strategy, strategy_config
 
 SPACES = {"cell": [], "chain": ["space=proxyless_chain_cpu"]}
 
@@ -59,13 +57,10 @@ def train_alone(space, cfg, choice, train, info) -> tuple[torch.nn.Module, int]:
     net = space.supernet(info)
     opt = torch.optim.SGD(net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tr.epochs, eta_min=tr.lr_min)
-    gates, steps = child_gates(choice), 0
+    strategy, steps = build_strategy(space, strategy_config("random")), 0     # a sampler, every decision pinned
     for epoch in range(tr.epochs):
         for x, y in search_loader(train, cfg.data.batch_size, cfg.seed, World(), epoch):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x, gates), y).backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), tr.grad_clip)
-            opt.step()
+            weight_step(net, net, strategy, opt, x, y, choice, tr)
             steps += 1
         sched.step()
     return net, steps

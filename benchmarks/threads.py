@@ -3,7 +3,7 @@ the default search (digits, the default cell supernet and batch, one sampled chi
 1 thread and with torch's default (one per core), on a quiet machine and with ``--hogs`` other
 CPU-bound processes running (a shared or busy machine).  Each case runs in a fresh process.
 
-    python benchmarks/threads.py [--steps 60] [--hogs 1]
+    python -m benchmarks.threads [--steps 60] [--hogs 1]
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
+
+from benchmarks.harness import ROOT
 
 HOG = "while True: pass"
 
@@ -24,7 +25,7 @@ def worker(threads: int, steps: int) -> float:
     from supernet.config import SearchConfig
     from supernet.data import build_search_data
     from supernet.distributed import World
-    from supernet.search import search_loader
+    from supernet.search import search_loader, weight_step
     from supernet.strategies import build_space_and_strategy
 
     torch.set_num_threads(threads)
@@ -38,9 +39,7 @@ def worker(threads: int, steps: int) -> float:
     while len(times) < steps:
         for x, y in search_loader(train, cfg.data.batch_size, cfg.seed, World(), epoch):
             t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x, strategy.weight_sample()), y).backward()
-            opt.step()
+            weight_step(net, net, strategy, opt, x, y, {}, cfg.trainer)
             times.append(time.perf_counter() - t0)
             if len(times) == steps:
                 break
@@ -51,8 +50,8 @@ def worker(threads: int, steps: int) -> float:
 def run_case(threads: int, steps: int, hogs: int) -> float:
     procs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(hogs)]
     try:
-        out = subprocess.run([sys.executable, __file__, "--worker", str(threads), "--steps", str(steps)],
-                             capture_output=True, text=True, check=True, timeout=1800)
+        out = subprocess.run([sys.executable, "-m", "benchmarks.threads", "--worker", str(threads), "--steps",
+                              str(steps)], capture_output=True, text=True, check=True, timeout=1800, cwd=ROOT)
     finally:
         for p in procs:
             p.kill()

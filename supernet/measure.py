@@ -1,12 +1,10 @@
-"""Honest measurements of a callable: median wall time after warm-up, the bytes autograd keeps
-for the backward, and the process's peak resident memory.  Used by the benchmarks and the
-latency profiler."""
+"""Honest timings of a callable: the median wall time after warm-up, and medians interleaved
+over rounds so that a disturbance hits every candidate alike.  The latency profiler times ops
+with them (the benchmarks' memory figures are in benchmarks/memory.py)."""
 from __future__ import annotations
 
 import contextlib
-import resource
 import statistics
-import sys
 import time
 from typing import Callable, Iterator, Sequence
 
@@ -64,29 +62,3 @@ def interleaved_times(fns: Sequence[Callable[[], object]], warmup: int = 3, repe
             out.append(median_time(fn, warmup if r == 0 else 0, max(repeat // rounds, 1), device))
             tick()
     return [(min(m), (max(m) - min(m)) / min(m)) for m in medians]
-
-
-def saved_tensor_bytes(fn: Callable[[], object]) -> int:
-    """Bytes of the distinct tensors autograd saves for the backward while ``fn()`` runs: the
-    activation memory of a training step, exactly, independent of allocator noise."""
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor):
-        storage = t.untyped_storage()
-        seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-def current_rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()

@@ -91,6 +91,20 @@ def weight_gradients(net, strategy: Strategy, x: Tensor, y: Tensor, pinned: dict
     return loss_sum / len(children), acc_sum / len(children)
 
 
+def weight_step(net, step_net, strategy: Strategy, opt: torch.optim.Optimizer, x: Tensor, y: Tensor,
+                pinned: dict[str, int], trainer, check=None) -> tuple[float, float]:
+    """One weight step of the search (gradients through ``step_net``, the DDP wrapper of ``net``
+    where there is one; clipped; the optimizer's step): its loss and accuracy.  ``check(loss)``
+    runs before the update (the loop refuses a NaN there, before it reaches the weights)."""
+    opt.zero_grad(set_to_none=True)
+    loss, acc = weight_gradients(step_net, strategy, x, y, pinned, trainer.strict_fairness)
+    if check:
+        check(loss)
+    torch.nn.utils.clip_grad_norm_(net.parameters(), trainer.grad_clip)
+    opt.step()
+    return loss, acc
+
+
 def trust_figures(probe: ChildProbe, space: SearchSpace, derived: dict[str, int], children: int,
                   generator: torch.Generator) -> dict[str, float]:
     """What says whether to trust a search: the derived child's accuracy on the shared weights
@@ -308,13 +322,10 @@ class SearchRun:
         hint = f" (its genotype: supernet-derive run={self.folder.dir})"
         for step, ((x, y), (xv, yv)) in enumerate(bar):
             x, y = x.to(device), y.to(device)
-            self.w_opt.zero_grad(set_to_none=True)
-            loss, acc = weight_gradients(self.step_net, self.strategy, x, y, pinned, tr.strict_fairness)
-            self.folder.check_finite(loss, "weight", epoch, step, NAN_KNOBS, hint)
+            loss, acc = weight_step(self.net, self.step_net, self.strategy, self.w_opt, x, y, pinned, tr,
+                                    lambda loss: self.folder.check_finite(loss, "weight", epoch, step, NAN_KNOBS, hint))
             sums["train_loss"] += loss
             sums["train_acc"] += acc
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), tr.grad_clip)
-            self.w_opt.step()
             n += 1
             if search_arch and (step + 1) % tr.arch_every == 0:    # after every N-th weight step
                 out = self.strategy.arch_step(self.net, xv.to(device), yv.to(device), self.objective, train=(x, y),

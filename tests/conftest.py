@@ -2,12 +2,12 @@
 import pytest
 import torch
 
-from supernet import synthetic
+from benchmarks import synthetic
+from benchmarks.synthetic import blobs  # noqa: F401  (tests import it from here)
 from supernet.config import DataConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
 from supernet.spaces.nasnet_cell.config import CellSpaceConfig
 from supernet.strategies import strategy_config
-from supernet.synthetic import blobs  # noqa: F401  (tests import it from here)
 
 # Tests run in parallel workers (pytest -n 2 on 2 cores): one thread each, or tiny ops drown
 # in thread hand-offs.

@@ -9,6 +9,7 @@ import pytest
 import timm
 import torch
 
+from benchmarks.synthetic import blobs
 from supernet.benchmark_table import BenchmarkTable, BenchmarkTableError
 from supernet.config import BenchmarkConfig, DataConfig, ModelConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
@@ -20,7 +21,6 @@ from supernet.spaces.nasbench201.config import NB201SpaceConfig
 from supernet.spaces.nasbench201.genotype import EDGES, all_genotypes, parse_arch
 from supernet.spaces.nasbench201.network import InferCell, NB201Network
 from supernet.strategies import build_strategy, strategy_config
-from supernet.synthetic import blobs
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 # Parameters of the reference implementation's TinyNetwork (D-X-Y/AutoDL-Projects, cell_infers/

@@ -9,6 +9,7 @@ from conftest import blobs, tiny_config
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import TensorDataset
 
+from benchmarks.synthetic import PLANTED_OPS
 from supernet import tensorboard_log
 from supernet.checkpoint import CheckpointError, load_checkpoint
 from supernet.data import DataInfo, TensorImageDataset
@@ -18,7 +19,6 @@ from supernet.run import NonFiniteLossError, OtherRunError, RunBusyError, RunFol
 from supernet.search import run_search
 from supernet.spaces import build_space
 from supernet.strategies.proxyless import Proxyless
-from supernet.synthetic import PLANTED_OPS
 
 
 @pytest.mark.parametrize("mode", ["two", "full"])

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 import toy_space
 
+from benchmarks.synthetic import blobs
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, SearchConfig, TrainerConfig
 from supernet.cost import genotype_cost
 from supernet.data import DataInfo
@@ -29,7 +30,6 @@ from supernet.spaces.nasbench201.config import NB201SpaceConfig
 from supernet.spaces.nasnet_cell.config import CellSpaceConfig
 from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.strategies import build_strategy, strategy_config
-from supernet.synthetic import blobs
 
 INFO = DataInfo(1, 3, 8)
 CHAIN = ChainSpaceConfig(ops=["mbconv_3x3_e3", "mbconv_5x5_e3", "zero"], first_conv=8, first_block=8,

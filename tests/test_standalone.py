@@ -2,17 +2,14 @@
 set the search ran on, and its cache never answers for another data set or recipe."""
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from benchmarks.standalone import Yardstick, add_recipe_option
 from supernet.config import DataConfig
 from supernet.genotypes import published_genotype
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from standalone import Yardstick, add_recipe_option  # noqa: E402
 
 
 def _two_class_folder(root: Path) -> DataConfig:

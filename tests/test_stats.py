@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import kendalltau
 
-from supernet.stats import tau_ceiling, tau_sampling_error
+from benchmarks.harness import tau_ceiling, tau_sampling_error
 
 
 @pytest.mark.parametrize("spread, noise", [(1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0)])

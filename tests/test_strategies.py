@@ -12,6 +12,7 @@ from conftest import blobs, tiny_config
 from torch.func import functional_call
 
 import supernet.search as search
+from benchmarks.synthetic import planted_task, recovered_fraction
 from supernet.checkpoint import load_checkpoint
 from supernet.data import DataInfo
 from supernet.gates import child_gates
@@ -22,7 +23,6 @@ from supernet.spaces.nasnet_cell.supernet import CellSupernet
 from supernet.strategies import STRATEGIES, build_strategy, strategy_config
 from supernet.strategies.darts import _Relaxed
 from supernet.strategies.policy import MovingAverageBaseline, reinforce_step
-from supernet.synthetic import planted_task, recovered_fraction
 
 OPS = ["none", "skip_connect", "max_pool_3x3", "sep_conv_3x3"]
 

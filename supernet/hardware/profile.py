@@ -8,6 +8,7 @@ import logging
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 import torch
 from scipy.stats import kendalltau, spearmanr
@@ -96,10 +97,19 @@ def table_drift(model: LatencyParts, table: LatencyTable, bench: Bench, k: int =
     return statistics.median(ms / table[s] for ms, s in zip(now, dearest))
 
 
-def random_genotypes(space: SearchSpace, k: int, seed: int) -> list:
-    """Uniformly random discrete children (no `none`: a deployed network has none)."""
-    g = torch.Generator().manual_seed(seed)
-    return [space.genotype(uniform_choice(space, g, allow_none=False)) for _ in range(k)]
+def random_genotypes(space: SearchSpace, k: int, seed: int, accept: Optional[Callable[[Any], bool]] = None) -> list:
+    """``k`` uniformly random discrete children (no `none`: a deployed network has none); with
+    ``accept``, the first ``k`` it accepts (refused after 5,000 draws per child)."""
+    g, out = torch.Generator().manual_seed(seed), []
+    if k <= 0:
+        return out
+    for _ in range(5000 * k):
+        child = space.genotype(uniform_choice(space, g, allow_none=False))
+        if accept is None or accept(child):
+            out.append(child)
+            if len(out) == k:
+                return out
+    raise RuntimeError(f"only {len(out)} of {k} random children were accepted in {5000 * k} draws")
 
 
 def spanning_genotypes(predictor: LatencyPredictor, k: int, seed: int) -> list:

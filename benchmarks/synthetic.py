@@ -16,10 +16,10 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .data import DataInfo
-from .ops import OPS, register_op
-from .spaces.nasnet_cell.genotype import Genotype
-from .spaces.nasnet_cell.space import CellSpace
+from supernet.data import DataInfo
+from supernet.ops import OPS, register_op
+from supernet.spaces.nasnet_cell.genotype import Genotype
+from supernet.spaces.nasnet_cell.space import CellSpace
 
 NOISE_OPS = ("noise_a", "noise_b")
 PLANTED_OPS = ["noise_a", "skip_connect", "noise_b"]

@@ -1,0 +1,73 @@
+"""What every benchmark shares: hydra configs composed as the apps compose them, the search
+cache (a search kept in a folder is read back when it finished and continued when it was
+stopped, so a benchmark resumes where it was and a rerun with another yardstick prints without
+searching), and the statistics a Kendall tau is judged by."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from supernet.search import run_search
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = str(ROOT / "supernet" / "conf")
+
+
+def compose_config(name: str, overrides: list[str]):
+    """The typed config of app ``name`` (search, profile, validate, ...) under ``overrides``."""
+    with initialize_config_dir(CONF, version_base="1.3"):
+        return OmegaConf.to_object(compose(name, overrides=overrides))
+
+
+def search_config(overrides: list[str]):
+    return compose_config("search", overrides + ["trainer.progress=false"])
+
+
+def search_in(folder: Path, overrides: list[str]):
+    """The search of ``overrides`` run in ``folder``, or the one kept there continued
+    (resume=true), its console quiet: its result, the seconds its epochs took, whether it was
+    kept, its config."""
+    kept = (folder / "checkpoint.pt").exists()
+    cfg = search_config(overrides + ["resume=true"] * kept)
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = run_search(cfg, folder)
+    secs = sum(row["seconds"] for row in result.metrics) if kept else time.perf_counter() - t0
+    return result, secs, kept, cfg
+
+
+def searched(folder: Path, overrides: list[str]) -> tuple[str, float]:
+    """(derived architecture, seconds of all its epochs, a shared warm-up's included) of the
+    search in ``folder``: read back when it finished, continued when it was stopped."""
+    genotype_file = folder / "genotype.json"
+    if not genotype_file.exists():
+        search_in(folder, overrides)
+    arch = json.loads(genotype_file.read_text())["arch"]
+    with (folder / "metrics.csv").open() as f:
+        seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
+    return arch, seconds
+
+
+def tau_ceiling(spread: float, noise: float) -> float:
+    """The Kendall tau a perfect ranking would show against a yardstick whose figures are the
+    true values (sd ``spread`` between items) plus independent noise (sd ``noise``): for normal
+    values, (2 / pi) asin(rho) with rho = spread / sqrt(spread^2 + noise^2).  A measured tau is
+    judged against this, not against 1: a yardstick noisier than its spread ranks nothing."""
+    if spread <= 0:
+        return 0.0
+    return 2 / math.pi * math.asin(spread / math.hypot(spread, noise))
+
+
+def tau_sampling_error(n: int) -> float:
+    """Standard deviation of Kendall's tau over ``n`` items drawn at random when the rankings are
+    unrelated, sqrt(2 (2n + 5) / (9 n (n - 1))): how far a tau measured on a few children moves
+    from one draw of children to the next (0.16 for 20), so two figures closer than this agree."""
+    return math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1)))
