@@ -19,17 +19,18 @@ register_configs()
 
 def measuring_setup(cfg):
     """The model, bench and space of a profile/validate config (shapes come from the data set)."""
-    hw = cfg.hardware
-    if not hw.table:
-        raise ValueError(f"hardware {hw.name!r} has no table path: choose a target with one "
+    hw_cfg = cfg.hardware
+    if not hw_cfg.table:
+        raise ValueError(f"hardware {hw_cfg.name!r} has no table path: choose a target with one "
                          "(hardware=cpu_2core) or set hardware.table=latency_tables/<name>.yaml")
     try:
-        torch.device(hw.device)
+        torch.device(hw_cfg.device)
     except RuntimeError:
-        raise ValueError(f"hardware {hw.name!r} measures on {hw.device!r}, which is not a torch device on this "
+        raise ValueError(f"hardware {hw_cfg.name!r} measures on {hw_cfg.device!r}, which is not a torch device on this "
                          "machine: its table is imported (supernet-import-latency), not measured here") from None
     _, info = build_dataset(cfg.data, train=True, augment=False)
-    bench = Bench(hw.device, hw.dtype, hw.batch_size, cfg.warmup, cfg.repeat, hw.threads or torch.get_num_threads())
+    bench = Bench(hw_cfg.device, hw_cfg.dtype, hw_cfg.batch_size, cfg.warmup, cfg.repeat,
+                  hw_cfg.threads or torch.get_num_threads())
     space = build_space(cfg.space)
     return space.latency_model(info), bench, space, info
 
@@ -40,18 +41,18 @@ def run_profile(cfg) -> tuple[LatencyTable, int]:
     latency range when anything was added, it has none, or ``cfg.recalibrate``.  Returns the
     table and how many entries were measured."""
     model, bench, space, info = measuring_setup(cfg)
-    hw = cfg.hardware
-    meta = measurement_meta(hw.device, bench.threads, hw.batch_size, hw.dtype, cfg.warmup, cfg.repeat)
-    if table_path(hw.table).exists():
-        table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype)
+    hw_cfg = cfg.hardware
+    meta = measurement_meta(hw_cfg.device, bench.threads, hw_cfg.batch_size, hw_cfg.dtype, cfg.warmup, cfg.repeat)
+    if table_path(hw_cfg.table).exists():
+        table = load_table(hw_cfg.table, hw_cfg.name, hw_cfg.batch_size, hw_cfg.dtype)
         if (table.meta["device"], table.meta["threads"]) != (meta["device"], meta["threads"]):
-            raise TableError(f"{hw.table} was measured on {table.meta['device']} with {table.meta['threads']} "
+            raise TableError(f"{hw_cfg.table} was measured on {table.meta['device']} with {table.meta['threads']} "
                              f"threads, this run uses {meta['device']} with {meta['threads']}: measure into "
                              "another table (hardware.table=...)")
         if table.missing(model.signatures) or model.key not in table.calibration or cfg.recalibrate:
             add_session(table.meta, meta)      # this session measures: the table says when and how
     else:
-        table = LatencyTable(meta, path=hw.table, hardware=hw.name)
+        table = LatencyTable(meta, path=hw_cfg.table, hardware=hw_cfg.name)
     added = measure_entries(model, table, bench, cfg.progress)
     if added or model.key not in table.calibration or cfg.recalibrate:
         predictor = LatencyPredictor(space, model, table)

@@ -31,8 +31,8 @@ def run_validation(cfg, out_dir) -> dict:
     a picture.  A validation on a quiet machine is recorded in the table
     (``meta.validation[<network configuration>]``): how the table was checked travels with it."""
     model, bench, space, info = measuring_setup(cfg)
-    hw = cfg.hardware
-    table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
+    hw_cfg = cfg.hardware
+    table = load_table(hw_cfg.table, hw_cfg.name, hw_cfg.batch_size, hw_cfg.dtype, hw_cfg.allow_mismatch)
     bench.threads = table.meta["threads"]
     predictor = LatencyPredictor(space, model, table)
     genotypes = {f"random{i}": g for i, g in enumerate(random_genotypes(space, cfg.children, cfg.seed))}
@@ -63,7 +63,7 @@ def run_validation(cfg, out_dir) -> dict:
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "latency_validation.json", json.dumps(result, indent=2) + "\n")
     result["plot"] = plot_latency_validation(result["rows"], out_dir / "latency_validation.png",
-                                             f"{hw.name}: {len(genotypes)} children")
+                                             f"{hw_cfg.name}: {len(genotypes)} children")
     return result
 
 

@@ -162,16 +162,16 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
     ``strategy_cls``: checks everything before training, and says in ``strategy_parts`` what the
     strategy is built with: the latency-aware reward of a reward-driven strategy, the rejection
     of children over the target."""
-    hw, lat = cfg.hardware, cfg.latency
+    hw_cfg, lat = cfg.hardware, cfg.latency
     if lat.loss not in LOSS_FORMS + ("none",):
         raise ValueError(f"unknown latency.loss {lat.loss!r}; choose one of {', '.join(LOSS_FORMS)} or none")
     if lat.reward not in REWARD_SOURCES:
         raise ValueError(f"unknown latency.reward {lat.reward!r}; choose one of {', '.join(REWARD_SOURCES)}")
-    if not hw.table:
+    if not hw_cfg.table:
         return None
-    target = run_target(lat.target_ms, hw.target_ms)
+    target = run_target(lat.target_ms, hw_cfg.target_ms)
     if target is None and (lat.loss != "none" or lat.constrained_derive or lat.reject_over_target):
-        raise ValueError(f"hardware {hw.name} has no target: set latency.target_ms=<ms> (or hardware.target_ms)")
+        raise ValueError(f"hardware {hw_cfg.name} has no target: set latency.target_ms=<ms> (or hardware.target_ms)")
     if target is not None and lat.loss != "none":
         check_target(lat.loss, target)
     if not 0 <= lat.derive_margin < 1:
@@ -183,7 +183,7 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
     if lat.reject_over_target and cfg.trainer.strict_fairness:
         raise ValueError("latency.reject_over_target resamples the weight step's children, and "
                          "trainer.strict_fairness trains every candidate in every step: choose one of the two")
-    table = load_table(hw.table, hw.name, hw.batch_size, hw.dtype, hw.allow_mismatch)
+    table = load_table(hw_cfg.table, hw_cfg.name, hw_cfg.batch_size, hw_cfg.dtype, hw_cfg.allow_mismatch)
     try:
         predictor = LatencyPredictor(space, space.latency_model(info), table)
     except MissingEntryError as e:
@@ -192,13 +192,13 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
         raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
                                 f"size with: {profile_command(cfg, info)}") from None
     if target is not None:
-        check_reachable(predictor, target * (1 - lat.derive_margin), hw.name,
+        check_reachable(predictor, target * (1 - lat.derive_margin), hw_cfg.name,
                         Rules(cfg.strategy.max_skip, strategy_cls.distinct_inputs))
     if not predictor.calibration and "imported" not in table.meta:
-        log.warning(f"{hw.table} has no calibration for this network configuration: its latencies are the raw sum "
+        log.warning(f"{hw_cfg.table} has no calibration for this network configuration: its latencies are the raw sum "
                     "of the ops, which misses what an end-to-end run pays besides them; fit one with: "
                     f"{profile_command(cfg, info)}")
-    bench = Bench(hw.device, hw.dtype, hw.batch_size, threads=table.meta["threads"])   # the table's conditions
+    bench = Bench(hw_cfg.device, hw_cfg.dtype, hw_cfg.batch_size, threads=table.meta["threads"])   # as the table was
     out = HardwareTarget(space, predictor, target, lat, bench,
                          multiplier=DualMultiplier(lat.dual_lr) if lat.loss == "lagrange" else None)
     if lat.loss != "none" and strategy_cls.reward_driven:
