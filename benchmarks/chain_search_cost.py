@@ -22,11 +22,11 @@ from benchmarks.harness import ROOT
 from benchmarks.memory import current_rss_bytes, peak_rss_bytes, saved_tensor_bytes
 from supernet.data import DataInfo
 from supernet.gates import child_gates
-from supernet.measure import median_time
 from supernet.spaces import build_space
 from supernet.spaces.proxyless_chain.config import ChainSpaceConfig
 from supernet.spaces.proxyless_chain.network import ChainNetwork
 from supernet.strategies import build_strategy, strategy_config
+from supernet.timing import median_time
 
 CASES = ("derived", "proxyless", "mixture")
 

@@ -28,11 +28,11 @@ from pathlib import Path
 
 from benchmarks.harness import ROOT, search_config, searched
 from supernet.benchmark_table import BenchmarkTable
-from supernet.checkpoint import load_checkpoint
 from supernet.config import register_configs, search_config_from_dict
 from supernet.data import DataInfo
 from supernet.genotypes import resolve_genotype
 from supernet.hardware.target import hardware_target
+from supernet.run.checkpoint import load_checkpoint
 from supernet.spaces import build_space
 from supernet.strategies import STRATEGIES, build_space_and_strategy
 

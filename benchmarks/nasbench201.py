@@ -2,7 +2,7 @@
 strategy and search seed the derived architecture and its table figures (mean, sd and the space's
 percentile per strategy, beside the published searches), and how well the supernet ranks: Kendall
 tau between the shared-weight accuracy of uniformly drawn architectures (BN re-estimated per
-child, through supernet.evaluate.ChildProbe) and the table, overall and within the space's top 10%.
+child, through supernet.probe.ChildProbe) and the table, overall and within the space's top 10%.
 
 Every search of a seed starts from one shared warm-up (uniform single-path children; a run with
 trainer.stop_after_warmup=true, then trainer.init_from), and every search and every ranked child

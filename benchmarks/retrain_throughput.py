@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from supernet.genotypes import published_genotype
-from supernet.measure import median_time
 from supernet.spaces.nasnet_cell.network import CellNetwork
+from supernet.timing import median_time
 
 
 def train_step_fn(device: str, batch: int, layers: int, channels: int, compile_: bool, channels_last: bool,

@@ -23,12 +23,12 @@ import torch.nn.functional as F
 from benchmarks.harness import ROOT
 from benchmarks.memory import current_rss_bytes, peak_rss_bytes, saved_tensor_bytes
 from supernet.gates import Gate
-from supernet.measure import median_time
 from supernet.spaces.nasnet_cell.config import DARTS_OPS, NASNET_OPS
 from supernet.spaces.nasnet_cell.network import CellNetwork
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.spaces.nasnet_cell.supernet import CellSupernet
 from supernet.strategies import build_strategy, strategy_config
+from supernet.timing import median_time
 
 OP_SETS = {
     "darts8": DARTS_OPS,

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 from supernet.atomic import write_text_atomic
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, RetrainTrainerConfig
 from supernet.data import build_dataset
-from supernet.genotype import save_genotype
+from supernet.genotype_json import save_genotype
 from supernet.retrain import run_retrain
 
 RECIPE = {"init_channels": 2, "layers": 5, "epochs": 3, "lr": 0.025, "batch_size": 32, "limit": 0}

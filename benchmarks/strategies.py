@@ -24,11 +24,11 @@ from benchmarks.memory import saved_tensor_bytes
 from benchmarks.synthetic import noise_ops, planted_task, recovered_fraction
 from supernet.config import DataConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
-from supernet.measure import median_time
 from supernet.search import run_search
 from supernet.spaces.nasnet_cell.config import DARTS_OPS, CellSpaceConfig
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config
+from supernet.timing import median_time
 
 CASES = {  # label -> (strategy, its options)
     "proxyless": ("proxyless", {}),

@@ -2,7 +2,7 @@
 CPU-sized chain (space=proxyless_chain_cpu):
 
   (a) the default search runs; then ``--children`` uniformly sampled children (no `none`) are
-      measured on its trained shared weights, BN statistics re-estimated per child (evaluate.py):
+      measured on its trained shared weights, BN statistics re-estimated per child (supernet/probe.py):
       mean, sd and range of their val accuracy, beside one fixed child trained alone (same
       supernet, data, optimizer and number of weight steps);
   (b) the same children are trained from scratch with the short recipe of

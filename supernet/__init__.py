@@ -1,6 +1,6 @@
 """supernet: hardware-aware one-shot neural architecture search."""
 from . import spaces  # noqa: F401  (registers every space family and its timm entries)
-from .genotype import load_genotype, save_genotype
+from .genotype_json import load_genotype, save_genotype
 from .genotypes import published_names, resolve_genotype
 from .spaces.nasnet_cell.genotype import Genotype
 from .spaces.nasnet_cell.space import CellSpace

@@ -12,7 +12,7 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
-from .genotype import GenotypeError
+from .genotype_json import GenotypeError
 from .spaces.base import SearchSpace
 
 

@@ -9,10 +9,10 @@ from typing import Iterator
 
 from hydra.errors import CompactHydraException
 
-from .checkpoint import CheckpointError
 from .data import DatasetNotFoundError
 from .latency.table import MissingEntryError
 from .run import NonFiniteLossError
+from .run.checkpoint import CheckpointError
 
 # What the project raises for input it cannot use (ValueError: settings, genotypes, tables; OSError:
 # files, refused folders); any other exception is a bug and keeps its traceback.

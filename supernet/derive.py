@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from .benchmark_table import BenchmarkTable
-from .checkpoint import load_checkpoint
 from .config import search_config_from_dict
 from .cost import genotype_cost
 from .data import DataInfo
-from .genotype import save_genotype
+from .genotype_json import save_genotype
 from .hardware.profile import DRIFT, NOISY
 from .hardware.target import HardwareTarget, hardware_target
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
+from .run.checkpoint import load_checkpoint
 from .spaces.base import SearchSpace
 from .strategies import build_space_and_strategy, strategy_class
 

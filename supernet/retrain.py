@@ -30,7 +30,7 @@ from .atomic import write_atomic, write_text_atomic
 from .config import RetrainConfig, config_dict
 from .cost import count_parameters, multiply_adds
 from .data import DataInfo, PerSampleAugment, build_dataset, make_loader
-from .genotype import save_genotype
+from .genotype_json import save_genotype
 from .genotypes import resolve_genotype
 from .plots import plot_metrics
 from .run import OtherRunError, RunFolder, restore_rng

@@ -30,9 +30,9 @@ from .config import SearchConfig, config_dict
 from .data import DataInfo, PerSampleAugment, build_search_data
 from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
-from .evaluate import ChildProbe
 from .gates import child_gates
 from .hardware.target import hardware_target
+from .probe import ChildProbe
 from .run import OtherRunError, RunFolder, changed_settings, flat_keys, restore_rng
 from .spaces import build_space
 from .spaces.base import SearchSpace, fair_children, uniform_choice

@@ -25,7 +25,7 @@ from .hardware.target import run_target
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency
 from .run import CONFIG_FILE, STARTED
-from .runlog import write_csv
+from .run.metrics import write_csv
 
 log = logging.getLogger(__name__)
 

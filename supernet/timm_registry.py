@@ -15,7 +15,7 @@ from typing import Any, Callable
 from timm.models import build_model_with_cfg, get_pretrained_cfg
 from torch import nn
 
-from .genotype import GenotypeError, read_genotype_json
+from .genotype_json import GenotypeError, read_genotype_json
 from .genotypes import resolve_genotype
 from .spaces.base import family_of
 

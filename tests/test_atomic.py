@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from supernet.atomic import RecordWriteError, write_atomic, write_text_atomic
-from supernet.checkpoint import load_checkpoint, save_checkpoint
+from supernet.run.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_a_failed_write_names_the_file_and_keeps_the_previous_version(tmp_path):

@@ -16,7 +16,7 @@ from supernet.config import DataConfig, HardwareConfig, LatencyConfig, RetrainCo
 from supernet.cost import genotype_cost
 from supernet.data import DataInfo
 from supernet.gates import child_gates
-from supernet.genotype import GenotypeError
+from supernet.genotype_json import GenotypeError
 from supernet.genotypes import published_data, published_genotype, resolve_genotype
 from supernet.hardware import LatencyPredictor
 from supernet.latency import LatencyTable, MissingEntryError, TableError, load_table

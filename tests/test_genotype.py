@@ -7,7 +7,7 @@ import torch
 
 from supernet.data import DataInfo
 from supernet.derive import derive_genotype
-from supernet.genotype import GenotypeError, load_genotype, save_genotype
+from supernet.genotype_json import GenotypeError, load_genotype, save_genotype
 from supernet.spaces.nasnet_cell.genotype import genotype_from_dict
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.strategies import build_strategy, strategy_config

@@ -16,7 +16,7 @@ from conftest import blobs, tiny_config
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from supernet import measure
+from supernet import timing
 from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
 from supernet.derive import derive_genotype, derive_run
@@ -35,11 +35,11 @@ from supernet.latency import (
 )
 from supernet.latency.loss import DualMultiplier
 from supernet.latency.table import measurement_meta
-from supernet.measure import interleaved_times
 from supernet.search import run_search
 from supernet.spaces import build_space
 from supernet.spaces.base import uniform_choice
 from supernet.strategies import build_strategy, strategy_class, strategy_config
+from supernet.timing import interleaved_times
 
 ROOT = Path(__file__).resolve().parents[1]
 INFO = DataInfo(1, 3, 8)
@@ -589,7 +589,7 @@ def test_a_busy_machine_is_told_apart_from_a_quiet_one(monkeypatch):
     """Three medians: the time is the least disturbed one, the spread says how far to trust it.
     A fake clock that each call advances, so the test does not depend on this machine's load."""
     clock = {"now": 0.0, "n": 0}
-    monkeypatch.setattr(measure, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
+    monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
 
     def disturbed():          # the second and third rounds run 3x slower (another process woke up)
         clock["n"] += 1

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "supernet"
 ABOVE_SPACES = ("supernet.strategies", "supernet.config", "supernet.search", "supernet.retrain", "supernet.derive",
                 "supernet.apps")
 FORBIDDEN = {
-    "supernet.genotype": ("supernet.spaces", "supernet.strategies", "supernet.latency", "supernet.hardware",
+    "supernet.genotype_json": ("supernet.spaces", "supernet.strategies", "supernet.latency", "supernet.hardware",
                           "supernet.config"),
     "supernet.latency": ("supernet.spaces", "supernet.hardware", "supernet.plots", "supernet.data") + ABOVE_SPACES,
     "supernet.spaces": ("supernet.hardware",) + ABOVE_SPACES,

@@ -13,7 +13,7 @@ from benchmarks.synthetic import blobs
 from supernet.benchmark_table import BenchmarkTable, BenchmarkTableError
 from supernet.config import BenchmarkConfig, DataConfig, ModelConfig, SearchConfig, TrainerConfig
 from supernet.data import DataInfo
-from supernet.genotype import GenotypeError, parse_genotype
+from supernet.genotype_json import GenotypeError, parse_genotype
 from supernet.genotypes import resolve_genotype
 from supernet.search import run_search
 from supernet.spaces import build_space, family_of

@@ -11,7 +11,7 @@ import supernet  # noqa: F401  (registers the timm models)
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, RetrainTrainerConfig
 from supernet.cost import count_parameters, genotype_cost, multiply_adds
 from supernet.data import DataInfo
-from supernet.genotype import GenotypeError, load_genotype
+from supernet.genotype_json import GenotypeError, load_genotype
 from supernet.genotypes import published_data, published_genotype, published_names, resolve_genotype
 from supernet.retrain import ScheduledDropPath, run_retrain
 from supernet.run import OtherRunError
@@ -184,7 +184,7 @@ def test_retrain_resume_equals_uninterrupted(tmp_path, monkeypatch):
     assert [r["drop_path_prob"] for r in full.metrics] == pytest.approx([0.0, 0.1])
     assert full.summary["params"] > 0 and full.summary["multiply_adds"] > 0
 
-    import supernet.run as run_mod
+    import supernet.run.folder as run_mod
     real_save = run_mod.save_checkpoint
 
     def save_then_die(state, path):

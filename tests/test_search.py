@@ -11,11 +11,11 @@ from torch.utils.data import TensorDataset
 
 from benchmarks.synthetic import PLANTED_OPS
 from supernet import tensorboard_log
-from supernet.checkpoint import CheckpointError, load_checkpoint
 from supernet.data import DataInfo, TensorImageDataset
 from supernet.derive import derive_run
-from supernet.genotype import load_genotype
+from supernet.genotype_json import load_genotype
 from supernet.run import NonFiniteLossError, OtherRunError, RunBusyError, RunFolder
+from supernet.run.checkpoint import CheckpointError, load_checkpoint
 from supernet.search import run_search
 from supernet.spaces import build_space
 from supernet.strategies.proxyless import Proxyless
@@ -69,7 +69,7 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(tmp_path
 
 
 def test_metrics_csv_never_lists_an_epoch_the_checkpoint_does_not_hold(tmp_path, tiny_data, monkeypatch):
-    from supernet import run
+    from supernet.run import folder as run
     saves = {"n": 0}
     original = run.save_checkpoint
 

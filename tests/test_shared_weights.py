@@ -12,10 +12,10 @@ from conftest import blobs, tiny_config
 from torch import nn
 
 from supernet.data import DataInfo
-from supernet.evaluate import child_accuracy, own_bn_statistics
 from supernet.gates import child_gates
 from supernet.ops import Pool, search_op
-from supernet.runlog import format_row
+from supernet.probe import child_accuracy, own_bn_statistics
+from supernet.run.metrics import format_row
 from supernet.search import run_search, weight_gradients
 from supernet.spaces.base import fair_children, uniform_choice
 from supernet.spaces.nasnet_cell.network import CellNetwork

@@ -17,7 +17,7 @@ from supernet.config import DataConfig, ModelConfig, RetrainConfig, SearchConfig
 from supernet.cost import genotype_cost
 from supernet.data import DataInfo
 from supernet.derive import derive_run
-from supernet.genotype import load_genotype, parse_genotype, save_genotype
+from supernet.genotype_json import load_genotype, parse_genotype, save_genotype
 from supernet.hardware import LatencyPredictor
 from supernet.latency import LatencyTable
 from supernet.latency.table import measurement_meta

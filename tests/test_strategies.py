@@ -13,10 +13,10 @@ from torch.func import functional_call
 
 import supernet.search as search
 from benchmarks.synthetic import planted_task, recovered_fraction
-from supernet.checkpoint import load_checkpoint
 from supernet.data import DataInfo
 from supernet.gates import child_gates
 from supernet.latency.loss import mnas_reward
+from supernet.run.checkpoint import load_checkpoint
 from supernet.search import run_search
 from supernet.spaces.nasnet_cell.space import CellSpace
 from supernet.spaces.nasnet_cell.supernet import CellSupernet

@@ -15,7 +15,7 @@ from torch import nn
 
 from supernet.canvas import save_figure
 from supernet.gates import apply_gate
-from supernet.genotype import SCHEMAS, GenotypeError
+from supernet.genotype_json import SCHEMAS, GenotypeError
 from supernet.latency.parts import Head, LatencyParts
 from supernet.ops import build_op, search_op
 from supernet.spaces.base import SPACES, Decision, Edge, SearchSpace, SpaceConfig, register_space

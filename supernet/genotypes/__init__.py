@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..genotype import GenotypeError, load_genotype, parse_genotype
+from ..genotype_json import GenotypeError, load_genotype, parse_genotype
 from ..spaces.base import SPACES
 
 

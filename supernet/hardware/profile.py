@@ -16,9 +16,9 @@ from tqdm.auto import tqdm
 
 from ..latency.parts import LatencyParts
 from ..latency.table import LatencyTable
-from ..measure import ROUNDS, interleaved_times, torch_threads
 from ..spaces.base import SearchSpace, uniform_choice
 from ..stats import mape
+from ..timing import ROUNDS, interleaved_times, torch_threads
 from .constraint import constrained_choice, latency_bounds
 from .predict import LatencyPredictor, fit_calibration
 

@@ -16,7 +16,7 @@ import yaml
 
 from ..atomic import write_text_atomic
 from ..files import read_text
-from ..measure import ROUNDS
+from ..timing import ROUNDS
 
 SCHEMA = "supernet.latency_table/v2"
 UNITS = "ms"

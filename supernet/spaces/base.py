@@ -22,7 +22,7 @@ import torch
 from omegaconf import MISSING, OmegaConf
 from torch import Tensor, nn
 
-from ..genotype import GenotypeError, register_schema
+from ..genotype_json import GenotypeError, register_schema
 
 
 @dataclass(frozen=True)

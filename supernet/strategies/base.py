@@ -152,7 +152,7 @@ class Strategy(nn.Module):
 
     def on_epoch_end(self, probe) -> None:
         """Work on the trained shared weights before derive (random search ranks its children,
-        each measured by ``probe``, an :class:`~supernet.evaluate.ChildProbe`)."""
+        each measured by ``probe``, an :class:`~supernet.probe.ChildProbe`)."""
 
     def probabilities(self) -> dict[str, Tensor]:
         """Differentiable candidate probabilities of every decision (the latency term reads these)."""

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from ..distributed import all_reduce_sum, current_world
-from ..evaluate import own_bn_statistics
 from ..gates import child_gates
+from ..probe import own_bn_statistics
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:

@@ -1,6 +1,6 @@
 """ProxylessNAS's REINFORCE variant: alpha is the logits of independent per-decision
 categoricals, updated by policy gradient on the reward of the child sampled on the val batch
-(its BN statistics re-estimated on the step's train batch, evaluate.py), with a moving-average
+(its BN statistics re-estimated on the step's train batch, probe.py), with a moving-average
 baseline.  No gradient flows through the network, so the reward may be
 anything measured on the child (see policy.py: accuracy, or MnasNet's latency-aware reward)."""
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ...genotype import GenotypeError
+from ...genotype_json import GenotypeError
 
 SCHEMA = "supernet.nasbench201_genotype/v1"
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

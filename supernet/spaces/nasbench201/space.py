@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from torch import nn
 
-from ...genotype import GenotypeError
+from ...genotype_json import GenotypeError
 from ...latency.parts import LatencyParts
 from ..base import Decision, Edge, SearchSpace, register_space
 from ..knapsack import Knapsack, Rules

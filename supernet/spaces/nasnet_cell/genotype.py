@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ...genotype import GenotypeError
+from ...genotype_json import GenotypeError
 from ...ops import OPS, mbconv_params
 
 SCHEMA = "supernet.genotype/v1"

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ...genotype import GenotypeError
+from ...genotype_json import GenotypeError
 from ...ops import mbconv_params
 
 SCHEMA = "supernet.chain_genotype/v1"

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ...genotype import GenotypeError
+from ...genotype_json import GenotypeError
 from ...latency.parts import down
 from ...latency.table import LatencyTable, TableError
 from .genotype import SCHEMA, ChainGenotype, chain_genotype_from_dict, keeps_shape

@@ -15,9 +15,9 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 import yaml
 
-from .atomic import write_text_atomic
+from ..atomic import write_text_atomic
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .runlog import format_row, write_csv
+from .metrics import format_row, write_csv
 
 log = logging.getLogger(__name__)
 
