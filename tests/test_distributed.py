@@ -20,9 +20,8 @@ from supernet.search import run_search
 TESTS = Path(__file__).resolve().parent
 DIGITS = {"data.limit": 192, "data.image_size": 8}     # the configured data set, augmented as by default
 SCRIPT = """
-import sys, torch, torch.distributed as dist
+import torch, torch.distributed as dist
 torch.set_default_dtype(torch.float64)
-sys.path.insert(0, {tests!r})
 from conftest import blobs, tiny_config
 from supernet.data import DataInfo
 from supernet.search import run_search
@@ -34,6 +33,9 @@ torch.save({{"net": out.net.state_dict(), "strategy": out.strategy.state_dict()}
 dist.destroy_process_group()
 """
 TOLERANCE = 1e-8
+# the ranks import the tests' helpers (conftest) and the benchmarks package, as pytest does
+RANK_ENV = {**os.environ, "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)] + [os.environ.get("PYTHONPATH", "")])}
 
 
 @pytest.fixture
@@ -54,12 +56,10 @@ def float64():
 def test_two_gloo_processes_match_one_process(tmp_path, port, options, float64):
     script = tmp_path / "ddp.py"
     default_data = options is DIGITS
-    script.write_text(textwrap.dedent(SCRIPT.format(tests=str(TESTS), out=str(tmp_path), options=options,
-                                                    default_data=default_data)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    script.write_text(textwrap.dedent(SCRIPT.format(out=str(tmp_path), options=options, default_data=default_data)))
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                           f"--master_port={port}", str(script)], capture_output=True, text=True,
-                         env=env, timeout=300)
+                         env=RANK_ENV, timeout=300)
     assert res.returncode == 0, res.stderr[-4000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     single = run_search(tiny_config(**{"trainer.epochs": 2, **options}), tmp_path / "single",
