@@ -97,7 +97,8 @@ class LatencyConfig:
     beta: float = 0.6               # exponent of the log and power forms
     reward: str = "table"           # reinforce, enas, random: the reward's latency, table | measured (on this device)
     reward_exponent: float = -0.07  # MnasNet's w in the reward acc * (LAT/target)^w
-    constrained_derive: bool = True     # derive the most probable architecture within [derive_floor * target, target]
+    constrained_derive: bool = True     # derive the most probable architecture within [derive_floor * T, T], T the
+                                        # target less derive_margin
     derive_floor: float = 0.95          # ... spending a derived network far below the target up to this
     derive_margin: float = 0.0          # derive within (1 - margin) * target: room for the table's error on the
                                         # device (a fitted table's meta.validation says how large it is)

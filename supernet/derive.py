@@ -79,10 +79,10 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
     as the search derives it; outputs go to ``out``, else next to the checkpoint when the search
     wrote no genotype there (an interrupted run), else to ``<run>/derived`` (what a finished
     search wrote, with its shared-weight figures, is never replaced).  ``target_ms``: the most
-    probable architecture within [latency.derive_floor * target_ms, target_ms] on the run's
-    table instead (one search, many targets; default ``out``: ``<run>/target_<T>ms``).  It reads
-    no data, so its genotype.json has no ``meta.shared_weights`` (the end of a search records
-    them)."""
+    probable architecture within [latency.derive_floor * T, T], T = target_ms less the run's
+    latency.derive_margin, on the run's table instead (one search, many targets; default
+    ``out``: ``<run>/target_<T>ms``).  It reads no data, so its genotype.json has no
+    ``meta.shared_weights`` (the end of a search records them)."""
     run = Path(run)
     ckpt = run / "checkpoint.pt" if run.is_dir() else run
     state = load_checkpoint(ckpt, ("config", "strategy", "epoch", "info"))

@@ -14,6 +14,7 @@ from supernet.config import HardwareConfig, LatencyConfig, SearchConfig
 from supernet.data import DataInfo
 from supernet.derive import derive_genotype
 from supernet.hardware import LatencyPredictor
+from supernet.hardware.constraint import latency_bounds
 from supernet.hardware.fit import fit_table, read_measurements, signature_counts, split
 from supernet.hardware.target import hardware_target
 from supernet.latency import LatencyTable, TableError, load_table
@@ -177,3 +178,9 @@ def test_the_derive_margin_keeps_room_for_the_tables_error(tmp_path):
     cfg.latency.derive_margin = 1.0
     with pytest.raises(ValueError, match=r"latency.derive_margin .* \[0, 1\), got 1.0"):
         hardware_target(cfg, space, INFO, type(strategy))
+    fastest = latency_bounds(space, hw.predictor, strategy.rules)[0]
+    cfg.latency.target_ms, cfg.latency.derive_margin = fastest * 1.1, 0.2     # the margin takes it under the fastest
+    with pytest.raises(ValueError, match=rf"latency.target_ms={fastest * 1.1} less latency.derive_margin=0.2 "):
+        hardware_target(cfg, space, INFO, type(strategy))
+    cfg.latency.constrained_derive = False       # no constrained derive, so no margin: the target is reachable
+    hardware_target(cfg, space, INFO, type(strategy))

@@ -91,8 +91,7 @@ class HardwareTarget:
 
     @property
     def derive_ms(self) -> float:
-        """What the constrained derive's table latency may reach: the target less the margin."""
-        return self.target_ms * (1 - self.cfg.derive_margin)
+        return derive_ms(self.target_ms, self.cfg.derive_margin)
 
     def not_comparable(self) -> str | None:
         """Why a latency measured in this process would not be comparable with the table's
@@ -144,12 +143,22 @@ def run_target(latency_target_ms: float | None, hardware_target_ms: float | None
     return latency_target_ms if latency_target_ms is not None else hardware_target_ms
 
 
-def check_reachable(predictor: LatencyPredictor, target_ms: float, hardware: str, rules: Rules) -> None:
+def derive_ms(target_ms: float, margin: float) -> float:
+    """What a constrained derive's table latency may reach: the target less the margin."""
+    return target_ms * (1 - margin)
+
+
+def check_reachable(predictor: LatencyPredictor, target_ms: float, hardware: str, rules: Rules,
+                    margin: float = 0.0) -> None:
     """Refuse a target below the cheapest network derive may return (its rules, the skip cap
-    included); say when it is above the dearest (then the latency term has nothing to do)."""
+    included; ``margin``: the constrained derive's, which aims under the target); say when it is
+    above the dearest (then the latency term has nothing to do)."""
     low, high = latency_bounds(predictor.space, predictor, rules)
-    if target_ms < low - 1e-9 * max(low, 1.0):
-        raise ValueError(f"latency.target_ms={target_ms} is below the cheapest network derive may return in this space "
+    aim = derive_ms(target_ms, margin)
+    if aim < low - 1e-9 * max(low, 1.0):
+        what = f"latency.target_ms={target_ms}" + (f" less latency.derive_margin={margin} ({aim:.4f} ms)"
+                                                   if margin else "")
+        raise ValueError(f"{what} is below the cheapest network derive may return in this space "
                          f"on {hardware} ({ms_up(low)} ms with strategy.max_skip={rules.max_skip}; the dearest is "
                          f"{high:.4f} ms): raise the target, the skip cap or shrink the space")
     if target_ms > high:
@@ -192,8 +201,8 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
         raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
                                 f"size with: {profile_command(cfg, info)}") from None
     if target is not None:
-        check_reachable(predictor, target * (1 - lat.derive_margin), hw_cfg.name,
-                        Rules(cfg.strategy.max_skip, strategy_cls.distinct_inputs))
+        check_reachable(predictor, target, hw_cfg.name, Rules(cfg.strategy.max_skip, strategy_cls.distinct_inputs),
+                        lat.derive_margin if lat.constrained_derive else 0.0)
     if not predictor.calibration and "imported" not in table.meta:
         log.warning(f"{hw_cfg.table} has no calibration for this network configuration: its latencies are the raw sum "
                     "of the ops, which misses what an end-to-end run pays besides them; fit one with: "
