@@ -31,14 +31,14 @@ def search_config(overrides: list[str]):
     return compose_config("search", overrides + ["trainer.progress=false"])
 
 
-def search_in(folder: Path, overrides: list[str]):
+def search_in(folder: Path, overrides: list[str], quiet: bool = True):
     """The search of ``overrides`` run in ``folder``, or the one kept there continued
-    (resume=true), its console quiet: its result, the seconds its epochs took, whether it was
-    kept, its config."""
+    (resume=true), its console printed or not: its result, the seconds its epochs took, whether
+    it was kept, its config."""
     kept = (folder / "checkpoint.pt").exists()
     cfg = search_config(overrides + ["resume=true"] * kept)
     t0 = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         result = run_search(cfg, folder)
     secs = sum(row["seconds"] for row in result.metrics) if kept else time.perf_counter() - t0
     return result, secs, kept, cfg
@@ -46,10 +46,11 @@ def search_in(folder: Path, overrides: list[str]):
 
 def searched(folder: Path, overrides: list[str]) -> tuple[str, float]:
     """(derived architecture, seconds of all its epochs, a shared warm-up's included) of the
-    search in ``folder``: read back when it finished, continued when it was stopped."""
+    search in ``folder``: read back when it finished, continued (its console printed) when it was
+    stopped."""
     genotype_file = folder / "genotype.json"
     if not genotype_file.exists():
-        search_in(folder, overrides)
+        search_in(folder, overrides, quiet=False)
     arch = json.loads(genotype_file.read_text())["arch"]
     with (folder / "metrics.csv").open() as f:
         seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))

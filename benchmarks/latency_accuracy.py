@@ -20,9 +20,9 @@ def main() -> None:
     table, _ = run_profile(profile)         # measures only what the table lacks
     with tempfile.TemporaryDirectory() as tmp:
         result = run_validation(validate, tmp)
-    hw = validate.hardware
-    print(f"{hw.name}: {table.meta['processor']}, {table.meta['threads']} thread(s), batch {hw.batch_size}, "
-          f"{hw.dtype}; {len(result['rows'])} children; table of {len(table.entries)} entries profiled in "
+    hw_cfg = validate.hardware
+    print(f"{hw_cfg.name}: {table.meta['processor']}, {table.meta['threads']} thread(s), batch {hw_cfg.batch_size}, "
+          f"{hw_cfg.dtype}; {len(result['rows'])} children; table of {len(table.entries)} entries profiled in "
           f"{table.meta['profile_seconds']} s")
     for label, s in result["stats"].items():
         print(f"  {label:6s} calibration: Kendall tau {s['kendall_tau']:.3f}  Spearman rho {s['spearman_rho']:.3f}  "

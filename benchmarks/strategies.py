@@ -4,7 +4,7 @@ Two measurements per strategy:
   - cost of one search step (weight step + arch step) of a supernet on random CIFAR-sized
     input: median time, and the activation bytes autograd keeps (exact, from
     saved_tensor_bytes) in the weight step and in the arch step, for 4 and 8 ops;
-  - quality: a short search on the planted-teacher task (supernet/synthetic.py) and the
+  - quality: a short search on the planted-teacher task (benchmarks/synthetic.py) and the
     fraction of the teacher's op decisions its derived genotype recovers.
 
     python -m benchmarks.strategies [--batch 16] [--size 16] [--channels 8] [--epochs 5]

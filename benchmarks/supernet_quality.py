@@ -26,6 +26,7 @@ CPU-sized chain (space=proxyless_chain_cpu):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import itertools
 import math
@@ -58,9 +59,10 @@ def train_alone(space, cfg, choice, train, info) -> tuple[torch.nn.Module, int]:
     opt = torch.optim.SGD(net.parameters(), tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tr.epochs, eta_min=tr.lr_min)
     strategy, steps = build_strategy(space, strategy_config("random")), 0     # a sampler, every decision pinned
+    alone = dataclasses.replace(tr, strict_fairness=False)       # the one child once per step, whatever the search did
     for epoch in range(tr.epochs):
         for x, y in search_loader(train, cfg.data.batch_size, cfg.seed, World(), epoch):
-            weight_step(net, net, strategy, opt, x, y, choice, tr)
+            weight_step(net, net, strategy, opt, x, y, choice, alone)
             steps += 1
         sched.step()
     return net, steps
