@@ -4,7 +4,7 @@ lagrange: the adaptive multiplier) and the constrained derive; and one search wi
 term whose trained alphas are derived at every target (``derive.py run=<run> target_ms=T``).
 Prints per target the expected latency at the end, the derived network's table latency (and its
 measured latency with the ratio, when a measurement here is comparable with the table's:
-HardwareTarget.not_comparable), and the derived child's accuracy on the shared weights (BN
+DeviceMeter.not_comparable), and the derived child's accuracy on the shared weights (BN
 re-estimated); writes the accuracy-latency picture.
 
     python -m benchmarks.latency_targets [--strategies proxyless darts gdas reinforce] [--targets 4]
@@ -74,10 +74,10 @@ def main() -> None:
                 at = dataclasses.replace(cfg, latency=dataclasses.replace(cfg.latency, target_ms=target,
                                                                           constrained_derive=True))
                 hw_t = hardware_target(at, result.strategy.space, result.info, type(result.strategy))
-                genotype = hw_t.derive(result.strategy)
+                genotype, meter = hw_t.derive(result.strategy), hw_t.meter
                 row = dict(target=target, expected=hw_t.expected(result.strategy).item(),
                            table=hw_t.of_genotype(genotype),
-                           measured=None if hw_t.not_comparable() else hw_t.measure(genotype, result.info)[0],
+                           measured=None if meter.not_comparable(hw_t.predictor) else meter.measure(genotype)[0],
                            acc=probe.accuracy(result.strategy.space.choice_of(genotype)))
                 report(name, "one search", row, secs, cfg.latency)
                 points.append({"latency_ms": row["table"], "accuracy": row["acc"], "group": f"{name} one search"})

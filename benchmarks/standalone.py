@@ -32,9 +32,9 @@ import statistics
 from pathlib import Path
 from typing import Any, Sequence
 
-from supernet.atomic import write_text_atomic
 from supernet.config import DataConfig, ModelConfig, RetrainConfig, RetrainTrainerConfig
 from supernet.data import build_dataset
+from supernet.files import write_text_atomic
 from supernet.genotype_json import save_genotype
 from supernet.retrain import run_retrain
 

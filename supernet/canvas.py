@@ -8,7 +8,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .atomic import write_atomic
+from .files import write_atomic
 
 PathLike = str | os.PathLike
 

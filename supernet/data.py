@@ -25,7 +25,7 @@ from torchvision import datasets
 from torchvision import transforms as T
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from .atomic import write_atomic
+from .files import write_atomic
 
 log = logging.getLogger(__name__)
 DATASETS = ("digits", "cifar10", "cifar100", "imagefolder", "cifar10_folder")

@@ -20,7 +20,7 @@ from .spaces.base import SearchSpace
 from .strategies import build_space_and_strategy, strategy_class
 
 
-def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo, measure: bool = True,
+def derive_genotype(cfg, strategy, hw: HardwareTarget | None, measure: bool = True,
                     table: BenchmarkTable | None = None) -> tuple[Any, dict[str, Any]]:
     """The genotype (within the hardware target's constraint when it has one) and what its
     file records: strategy, seed, with a benchmark ``table`` its published figures and
@@ -41,12 +41,12 @@ def derive_genotype(cfg, strategy, hw: HardwareTarget | None, info: DataInfo, me
         measured = hw.predictor.table.meta.get("measured_column")    # a table fitted from measurements
         if table and measured in table.columns:                      # ... whose file is the benchmark table
             meta["published_latency_ms"] = table[genotype][measured]
-        why_not = measure and hw.not_comparable()
+        why_not = measure and hw.meter.not_comparable(hw.predictor)
         if why_not:
             meta["measured_latency_skipped"] = why_not
             warnings.warn(f"no measured latency recorded: {why_not}")
         elif measure:
-            ms, spread = hw.measure(genotype, info)
+            ms, spread = hw.meter.measure(genotype)
             meta.update(measured_latency_ms=ms, measured_latency_spread=round(spread, 3))
             ratio = ms / meta["table_latency_ms"]
             if spread > NOISY:
@@ -100,7 +100,7 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
     strategy.load_state_dict(state["strategy"])
     info = DataInfo(**state["info"])
     table = BenchmarkTable(cfg.benchmark.table, space) if cfg.benchmark.table else None
-    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, type(strategy)), info,
+    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, type(strategy)),
                                      table=table)
     if out is None:
         out = ckpt.parent / "derived" if (ckpt.parent / "genotype.json").exists() else ckpt.parent

@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import write_text_atomic
-from .files import read_text
+from .files import read_text, write_text_atomic
 
 
 class GenotypeError(ValueError):

@@ -26,10 +26,10 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from .atomic import write_atomic, write_text_atomic
 from .config import RetrainConfig, config_dict
 from .cost import count_parameters, multiply_adds
 from .data import DataInfo, PerSampleAugment, build_dataset, make_loader
+from .files import write_atomic, write_text_atomic
 from .genotype_json import save_genotype
 from .genotypes import resolve_genotype
 from .plots import plot_metrics

@@ -433,7 +433,7 @@ class SearchRun:
         """Derive, measure the derived child and the supernet on the shared weights, write the
         genotype, its pictures and the curves."""
         cfg, hw, space = self.cfg, self.hw, self.space
-        genotype, meta = derive_genotype(cfg, self.strategy, hw, self.info, measure=self.world.is_main,
+        genotype, meta = derive_genotype(cfg, self.strategy, hw, measure=self.world.is_main,
                                          table=self.table)
         probe = child_probe(self.net, self.train_set, self.val_set, cfg, self.world, len(self.metrics), self.device)
         meta["shared_weights"] = trust_figures(probe, space, space.choice_of(genotype),

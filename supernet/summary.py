@@ -19,8 +19,8 @@ import yaml
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
-from .atomic import RecordWriteError, write_text_atomic
 from .console import AppError
+from .files import RecordWriteError, write_text_atomic
 from .hardware.target import run_target
 from .pareto import pareto_front
 from .plots import plot_accuracy_latency

@@ -131,7 +131,7 @@ def test_a_derive_under_a_fitted_table_records_the_devices_measured_latency(tmp_
                        latency=LatencyConfig(target_ms=statistics.median(measured.values())))
     strategy = build_strategy(space, cfg.strategy)
     hw = hardware_target(cfg, space, INFO, type(strategy))
-    genotype, meta = derive_genotype(cfg, strategy, hw, INFO, measure=False, table=BenchmarkTable(path, space))
+    genotype, meta = derive_genotype(cfg, strategy, hw, measure=False, table=BenchmarkTable(path, space))
     assert meta["published_latency_ms"] == pytest.approx(1.1 * measured[genotype.arch], rel=1e-9)
     assert meta["table_latency_ms"] <= cfg.latency.target_ms
 

@@ -129,7 +129,7 @@ def test_derive_records_and_tells_the_unread_cells():
     cfg = SimpleNamespace(strategy=SimpleNamespace(name="proxyless"), seed=0)
     both = r"cells 1 \(reduction\), 3 \(reduction\) of 5 .* the normal and the reduce cells read only"
     with pytest.warns(UserWarning, match=both):
-        _, meta = derive_genotype(cfg, strategy, None, DataInfo(1, 10, 8))
+        _, meta = derive_genotype(cfg, strategy, None)
     assert meta["unread"] == space.unread_parts(genotype)
 
 

@@ -22,9 +22,10 @@ from supernet.data import DataInfo
 from supernet.derive import derive_genotype, derive_run
 from supernet.hardware import LatencyPredictor
 from supernet.hardware.constraint import RejectOverTarget, constrained_choice, latency_bounds
+from supernet.hardware.meter import DeviceMeter
 from supernet.hardware.predict import fit_calibration
 from supernet.hardware.profile import Bench, spanning_genotypes
-from supernet.hardware.target import HardwareTarget, MeasuredLatency, hardware_target
+from supernet.hardware.target import hardware_target
 from supernet.latency import (
     LOSS_FORMS,
     LatencyTable,
@@ -383,9 +384,9 @@ def test_reward_strategies_take_the_latency_in_their_reward(tmp_path):
     strategy = build_strategy(space, cfg.strategy, **hardware_target(cfg, space, INFO, type(strategy)).strategy_parts)
     measured = strategy.reward(1.0, choice)                                # the child timed end to end here
     assert measured > 0 and strategy.reward(1.0, choice) == measured       # once per child
-    timer = MeasuredLatency(space, INFO, Bench(warmup=1, repeat=3))
-    ms = timer(choice)
-    assert ms > 0 and timer(choice) == ms and len(timer.cache) == 1
+    timer = DeviceMeter(space, INFO, Bench(warmup=1, repeat=3))
+    ms = timer.child_ms(choice)
+    assert ms > 0 and timer.child_ms(choice) == ms and len(timer.cache) == 1
     hw = hardware_target(cfg, space, INFO, strategy_class("proxyless"))
     assert hw.strategy_parts == {}
     gradient = build_strategy(space, strategy_config("proxyless"), **hw.strategy_parts)
@@ -553,21 +554,21 @@ def test_a_measured_latency_is_recorded_only_where_it_compares_with_the_table(tm
     hw = hardware_target(cfg, space, INFO, strategy_class("proxyless"))
     strategy = _one_hot_strategy(cfg, space)
     with pytest.warns(UserWarning, match="the table's time for the table's own ops"):
-        _, meta = derive_genotype(cfg, strategy, hw, INFO)    # sep convs of 10 ms: no machine runs them so
+        _, meta = derive_genotype(cfg, strategy, hw)    # sep convs of 10 ms: no machine runs them so
     assert "measured_latency_ms" not in meta and "stale" in meta["measured_latency_skipped"]
-    monkeypatch.setattr("supernet.hardware.target.table_drift", lambda *a, **k: 1.04)
+    monkeypatch.setattr("supernet.hardware.meter.table_drift", lambda *a, **k: 1.04)
     # the measurements are set, so that a busy machine (its own warning) cannot hide the one tested
-    monkeypatch.setattr(HardwareTarget, "measure", lambda self, g, info: (0.5 * self.of_genotype(g), 0.01))
+    monkeypatch.setattr(hw.meter, "measure", lambda g: (0.5 * hw.of_genotype(g), 0.01))
     with pytest.warns(UserWarning, match="0.50x the table's .* calibration misses this network"):
-        _, meta = derive_genotype(cfg, strategy, hw, INFO)   # its table ops agree, this network does not
+        _, meta = derive_genotype(cfg, strategy, hw)   # its table ops agree, this network does not
     assert meta["measured_latency_ms"] == 0.5 * meta["table_latency_ms"] and meta["measured_latency_spread"] == 0.01
-    monkeypatch.setattr(HardwareTarget, "measure", lambda self, g, info: (1.05 * self.of_genotype(g), 0.01))
+    monkeypatch.setattr(hw.meter, "measure", lambda g: (1.05 * hw.of_genotype(g), 0.01))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _, meta = derive_genotype(cfg, strategy, hw, INFO)   # 5% off: within the table's promise, no warning
+        _, meta = derive_genotype(cfg, strategy, hw)   # 5% off: within the table's promise, no warning
     hw.predictor.table.meta["processor"] = "Some Other CPU"
     with pytest.warns(UserWarning, match="'Some Other CPU'"):
-        _, meta = derive_genotype(cfg, strategy, hw, INFO)
+        _, meta = derive_genotype(cfg, strategy, hw)
     assert "measured_latency_ms" not in meta
 
 

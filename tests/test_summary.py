@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from supernet import summary
-from supernet.atomic import RecordWriteError
+from supernet.files import RecordWriteError
 from supernet.summary import collect_runs, summarize
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from ..atomic import write_text_atomic
 from ..config import register_configs
 from ..console import app_console
+from ..files import write_text_atomic
 from ..genotypes import resolve_genotype
 from ..hardware.predict import LatencyPredictor
 from ..hardware.profile import NOISY, random_genotypes, spanning_genotypes, validate

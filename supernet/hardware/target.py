@@ -1,8 +1,9 @@
 """A hardware target inside a search: the table's predictor, the latency target, and how the
 latency enters the search: a differentiable arch-loss term for the gradient strategies, a
-MnasNet reward factor for the reward-driven ones (from the table or measured on this device),
-and the hard constraints.  What the strategy needs (its reward, its child filter) is given to it
-when it is built (:attr:`HardwareTarget.strategy_parts`)."""
+MnasNet reward factor for the reward-driven ones (from the table or measured on this device by
+its :class:`~supernet.hardware.meter.DeviceMeter`), and the hard constraints.  What the strategy
+needs (its reward, its child filter) is given to it when it is built
+(:attr:`HardwareTarget.strategy_parts`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,38 +16,27 @@ from torch import Tensor
 
 from ..gates import Gate
 from ..latency.loss import LOSS_FORMS, DualMultiplier, check_target, latency_loss, mnas_reward
-from ..latency.table import MissingEntryError, load_table, measurement_meta
+from ..latency.table import MissingEntryError, load_table
 from ..spaces.base import SearchSpace, space_class
 from .constraint import RejectOverTarget, Rules, constrained_choice, latency_bounds, ms_up
+from .meter import DeviceMeter
 from .predict import LatencyPredictor
-from .profile import DRIFT, Bench, end_to_end_ms, table_drift
+from .profile import Bench
 
 REWARD_SOURCES = ("table", "measured")
 log = logging.getLogger(__name__)
 
 
-class MeasuredLatency:
-    """End-to-end latency of a child measured on this device, once per child (the reward of
-    ProxylessNAS's REINFORCE variant can use what no table models)."""
-
-    def __init__(self, space: SearchSpace, info, bench: Bench):
-        self.space, self.info, self.bench = space, info, bench
-        self.cache: dict[tuple, float] = {}
-
-    def __call__(self, choice: Mapping[str, int]) -> float:
-        key = tuple(sorted(choice.items()))
-        if key not in self.cache:
-            self.cache[key] = end_to_end_ms(self.space.genotype(choice), self.space, self.info, self.bench)
-        return self.cache[key]
-
-
 @dataclass
 class HardwareTarget:
+    """The latency target of a search and what it does to it: the arch loss's latency term
+    (with the adaptive multiplier of latency.loss=lagrange), the table's prediction of any
+    child, and the derive within the target; timing on the device is its ``meter``'s."""
     space: SearchSpace
     predictor: LatencyPredictor
     target_ms: float | None
     cfg: object                                 # LatencyConfig
-    bench: Bench
+    meter: DeviceMeter                          # end-to-end timing under the table's conditions
     strategy_parts: dict[str, Any] = dataclasses.field(default_factory=dict)   # build_strategy(..., **these)
     multiplier: DualMultiplier | None = None    # latency.loss=lagrange: the adaptive weight
 
@@ -92,33 +82,6 @@ class HardwareTarget:
     @property
     def derive_ms(self) -> float:
         return derive_ms(self.target_ms, self.cfg.derive_margin)
-
-    def not_comparable(self) -> str | None:
-        """Why a latency measured in this process would not be comparable with the table's
-        prediction (None: it is): another device or processor, or the table's own ops re-timed
-        here under its conditions differ from it by more than DRIFT (a stale table, another host
-        behind the same processor name, a busy machine)."""
-        meta = self.predictor.table.meta
-        try:
-            here = measurement_meta(self.bench.device, self.bench.threads, self.bench.batch_size,
-                                    self.bench.dtype, self.bench.warmup, self.bench.repeat)
-        except RuntimeError:      # not a torch device (an imported table's phone)
-            return f"the table was measured on {meta.get('device')!r}, which is not a device of this machine"
-        for key in ("device", "processor"):
-            if meta.get(key) != here[key]:
-                return f"the table was measured on {key} {meta.get(key)!r}, this machine has {here[key]!r}"
-        drift = table_drift(self.predictor.model, self.predictor.table, self.bench)
-        if abs(drift - 1) > DRIFT:
-            return (f"this machine takes {drift:.2f}x the table's time for the table's own ops (measured "
-                    f"{meta.get('date')}): a busy machine or a stale table; profile the table again on a quiet "
-                    f"machine (move {self.predictor.table.path} aside, then run supernet-profile)")
-        return None
-
-    def measure(self, genotype, info) -> tuple[float, float]:
-        """(ms, spread of the repeats) of ``genotype`` end to end, under the table's conditions."""
-        ms = end_to_end_ms(genotype, self.space, info, self.bench)
-        return ms, self.bench.spreads[-1]
-
 
 def _override(value: Any) -> str:
     if isinstance(value, bool):
@@ -208,10 +171,10 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
                     "of the ops, which misses what an end-to-end run pays besides them; fit one with: "
                     f"{profile_command(cfg, info)}")
     bench = Bench(hw_cfg.device, hw_cfg.dtype, hw_cfg.batch_size, threads=table.meta["threads"])   # as the table was
-    out = HardwareTarget(space, predictor, target, lat, bench,
+    out = HardwareTarget(space, predictor, target, lat, DeviceMeter(space, info, bench),
                          multiplier=DualMultiplier(lat.dual_lr) if lat.loss == "lagrange" else None)
     if lat.loss != "none" and strategy_cls.reward_driven:
-        latency = MeasuredLatency(space, info, out.bench) if lat.reward == "measured" else out.of_choice
+        latency = out.meter.child_ms if lat.reward == "measured" else out.of_choice
         out.strategy_parts["reward"] = mnas_reward(latency, target, lat.reward_exponent)
     if lat.reject_over_target:
         out.strategy_parts["child_filter"] = RejectOverTarget(out.of_gates, target, lat.max_tries)

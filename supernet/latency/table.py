@@ -14,8 +14,7 @@ from typing import Any
 import torch
 import yaml
 
-from ..atomic import write_text_atomic
-from ..files import read_text
+from ..files import read_text, write_text_atomic
 from ..timing import ROUNDS
 
 SCHEMA = "supernet.latency_table/v2"

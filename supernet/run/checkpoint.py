@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..atomic import write_atomic
+from ..files import write_atomic
 
 FORMAT = "supernet.checkpoint/v1"
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 import yaml
 
-from ..atomic import write_text_atomic
+from ..files import write_text_atomic
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .metrics import format_row, write_csv
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_atomic
+from ..files import write_atomic
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path, keys: list[str] | None = None) -> Path:

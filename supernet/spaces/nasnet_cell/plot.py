@@ -28,14 +28,14 @@ def _state_name(s: int) -> str:
 
 def _layout(cell: CellGenotype) -> dict[int | str, tuple[float, float]]:
     """x by depth (longest path from the inputs), so every arrow points right; within a layer,
-    nodes are ordered by the mean height of their inputs, which avoids most crossings."""
+    nodes stand in the genotype's order from the top, so they read as the genotype lists them
+    (ordering them by their inputs' heights saved a crossing at times and scrambled the labels)."""
     depth = [0, 0]
     for node in cell.nodes:
         depth.append(1 + max(depth[src] for _, src in node))
     pos: dict[int | str, tuple[float, float]] = {0: (0.0, 0.9), 1: (0.0, -0.9)}
     for d in range(1, max(depth) + 1):
         layer = [s for s in range(2, len(depth)) if depth[s] == d]
-        layer.sort(key=lambda s: -np.mean([pos[src][1] for _, src in cell.nodes[s - 2]]))
         for j, s in enumerate(layer):
             pos[s] = (d * _DX, ((len(layer) - 1) / 2 - j) * _DY)
     pos["out"] = ((max(depth) + 1) * _DX, 0.0)

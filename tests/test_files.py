@@ -6,7 +6,7 @@ from collections import namedtuple
 import pytest
 import torch
 
-from supernet.atomic import RecordWriteError, write_atomic, write_text_atomic
+from supernet.files import RecordWriteError, write_atomic, write_text_atomic
 from supernet.run.checkpoint import load_checkpoint, save_checkpoint
 
 
