@@ -46,7 +46,7 @@ def main() -> None:
                          + overrides)
     train_set, val_set, info = build_search_data(base.data, base.seed)
     hw = hardware_target(base, build_space(base.space), info, STRATEGIES[a.strategies[0]])
-    low, high = latency_bounds(hw.space, hw.predictor, Rules(base.strategy.max_skip))
+    low, high = latency_bounds(hw.space, hw.predictor, Rules(hw.space.skip_cap(base.strategy.max_skip)))
     fractions = [0.15 + 0.6 * i / max(a.targets - 1, 1) for i in range(a.targets)]
     targets = [round(low + f * (high - low), 3) for f in fractions]
     print(f"{base.space.name} on {base.hardware.name}: table latencies {low:.3f}-{high:.3f} ms; targets {targets}; "

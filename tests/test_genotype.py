@@ -155,4 +155,4 @@ def test_derive_rewires_a_cell_type_that_leaves_cells_unread(name):
     assert space.unread_parts(space.genotype(choice)) == []
     assert {k for k in choice if choice[k] != free[k]} == set(favourite.values())
     assert all(choice[k] == 1 for k in favourite.values())
-    assert space.admissible(choice, strategy.cfg.max_skip) and not space.admissible(free, strategy.cfg.max_skip)
+    assert space.admissible(choice, strategy.rules.max_skip) and not space.admissible(free, strategy.rules.max_skip)

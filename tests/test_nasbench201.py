@@ -8,6 +8,7 @@ import json
 import pytest
 import timm
 import torch
+from conftest import tiny_config
 
 from benchmarks.synthetic import blobs
 from supernet.benchmark_table import BenchmarkTable, BenchmarkTableError
@@ -111,6 +112,22 @@ def test_none_is_a_real_candidate_that_derive_returns_short_of_cutting_the_cell(
                 a.zero_()[..., space.ops.index("none")] = 5.0
         ops = strategy.derive().edge_ops
         assert ops.count("none") == len(EDGES) - 1 and ops[EDGES.index((3, 0))] != "none", name
+
+
+def test_derive_caps_skip_connects_at_the_space_s_default_unless_the_strategy_says():
+    """Alphas that prefer skip_connect on every edge (the collapse): the space's cap (3) keeps
+    the most probable cell with three; strategy.max_skip=-1 lifts it, 1 tightens it."""
+    space = build_space(NB201SpaceConfig(init_channels=4, cells_per_stage=1))
+    for cap, skips in ((None, space.default_max_skip), (-1, len(EDGES)), (1, 1)):
+        strategy = build_strategy(space, strategy_config("proxyless", max_skip=cap))
+        with torch.no_grad():
+            for i, a in enumerate(strategy.alphas.values()):
+                a.zero_()[..., space.ops.index("skip_connect")] = 5.0
+                a[..., space.ops.index("nor_conv_3x3")] = 4.0 - 0.1 * i
+        ops = strategy.derive().edge_ops
+        assert ops.count("skip_connect") == skips and strategy.rules.max_skip == space.skip_cap(cap), cap
+        assert ops.count("nor_conv_3x3") == len(EDGES) - skips        # the next best op where a skip went
+    assert space.default_max_skip == 3 and build_space(tiny_config().space).skip_cap(None) == -1
 
 
 def test_unread_parts_name_dead_edges_and_a_cut_cell():

@@ -79,6 +79,7 @@ class SearchSpace:
     config: ClassVar[type]
     genotype_type: ClassVar[type]
     space_yaml: ClassVar[str] = ""           # a supernet/conf/space/<name>.yaml of this family (the apps compose it)
+    default_max_skip: ClassVar[int] = -1     # the derive's skip cap unless strategy.max_skip says (-1: none)
     ops: tuple[str, ...]
     decisions: list[Decision]
     by_name: dict[str, Decision]
@@ -111,6 +112,11 @@ class SearchSpace:
         """The decisions that wire the network (which state an op reads): the ones a topology
         warm-up holds fixed."""
         return [d for d in self.decisions if d.kind == "input"]
+
+    @classmethod
+    def skip_cap(cls, asked: Optional[int]) -> int:
+        """The skip cap derive keeps: ``strategy.max_skip`` where set, else the family's."""
+        return cls.default_max_skip if asked is None else asked
 
     @staticmethod
     def skip_count(genotype: Any) -> int:

@@ -23,8 +23,8 @@ class StrategyConfig:
     arch_betas: List[float] = field(default_factory=lambda: [0.0, 0.999])   # ProxylessNAS: no first moment
     arch_weight_decay: float = 1e-3
     init_scale: float = 1e-3        # alphas start near zero: uniform probabilities
-    max_skip: int = -1              # derive: at most this many skip_connect per cell (P-DARTS's cap, where the
-                                    # space has skip-connects; -1: no cap)
+    max_skip: Optional[int] = None  # derive: at most this many skip_connect per cell (P-DARTS's cap, where the
+                                    # space has skip-connects; -1: no cap; None: the space's default)
 
 
 Objective = Callable[[Tensor, Tensor], Tensor]   # (logits, targets) -> arch loss
@@ -175,14 +175,15 @@ class Strategy(nn.Module):
 
     def derive(self):
         """The genotype of :meth:`derive_choice` after the space's derive rules (the cell space's:
-        every cell reaches the classifier, the skip cap ``cfg.max_skip``)."""
-        return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, self.cfg.max_skip,
+        every cell reaches the classifier, the skip cap)."""
+        cap = self.space.skip_cap(self.cfg.max_skip)
+        return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, cap,
                                                            self.probabilities()))
 
     @property
     def rules(self) -> Rules:
         """The derive rules a constrained derive keeps (the skip cap; DARTS: distinct inputs)."""
-        return Rules(self.cfg.max_skip, self.distinct_inputs)
+        return Rules(self.space.skip_cap(self.cfg.max_skip), self.distinct_inputs)
 
     def slot_scores(self, edge: Edge, slot: int) -> Tensor:
         """Log-probability of every (source, op) that ``edge``'s slot ``slot`` may pick: what a

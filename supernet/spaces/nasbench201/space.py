@@ -38,6 +38,9 @@ def _cells(model_cfg) -> int:
 class NB201Space(SearchSpace):
     timm_entries = ("supernet_nasbench201",)
     space_yaml = "nasbench201"
+    # Without a cap the single-path searches collapse to skip-connects here (proxyless seed 0: all six);
+    # 3 (half the edges) is the loosest cap that removed it over three seeds (docs/results.md, 2026-12-03)
+    default_max_skip = 3
 
     def __init__(self, ops: Sequence[str] = NB201_OPS, init_channels: int = 16, cells_per_stage: int = 5,
                  latency_channels: int = 0, latency_cells_per_stage: int = 0):
