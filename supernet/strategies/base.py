@@ -176,8 +176,7 @@ class Strategy(nn.Module):
     def derive(self):
         """The genotype of :meth:`derive_choice` after the space's derive rules (the cell space's:
         every cell reaches the classifier, the skip cap)."""
-        cap = self.space.skip_cap(self.cfg.max_skip)
-        return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, cap,
+        return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, self.rules.max_skip,
                                                            self.probabilities()))
 
     @property
