@@ -289,10 +289,12 @@ class SearchRun:
         self.w_opt.load_state_dict(ck["w_opt"])
         self.sched.load_state_dict(ck["sched"])
         restore_rng(ck, self.device)
-        if ck["config"]["strategy"] == now["strategy"]:     # the same search: its sampler's state too
+        if ck["config"]["strategy"] == now["strategy"]:     # the same search: its alpha too
             self.strategy.load_state_dict(ck["strategy"])
             self.history = ck["history"]
-        else:                                               # alpha does not move during a warm-up
+        else:   # alpha does not move during a warm-up; the sampler goes on from the warm-up's draws, so
+            # that a setting the warm-up never read (the derive's skip cap, arch_lr) changes nothing else
+            self.strategy.set_extra_state(ck["strategy"]["_extra_state"])
             probabilities = {k: p.detach().cpu().tolist() for k, p in self.strategy.probabilities().items()}
             self.history = [probabilities] * ck["epoch"]
         self.metrics, self.start = ck["metrics"], ck["epoch"]

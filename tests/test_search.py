@@ -231,8 +231,9 @@ def _rows(result):
 
 def test_a_search_from_its_own_shared_warmup_is_the_search_it_would_have_run(tmp_path, tiny_data):
     """trainer.init_from a run stopped after the same warm-up: with the same strategy every figure
-    equals the uninterrupted search's; another strategy starts from the warmed-up weights and
-    the warm-up rows; a run of another space or warm-up is refused."""
+    equals the uninterrupted search's, and with another skip cap (which only derive reads) every
+    loss too; another strategy starts from the warmed-up weights and the warm-up rows; a run of
+    another space or warm-up is refused."""
     base = dict(**{"trainer.epochs": 3, "trainer.warmup_epochs": 2})
     whole = run_search(tiny_config(**base), tmp_path / "whole", data=tiny_data)
     warm = run_search(tiny_config(**base, **{"trainer.stop_after_warmup": True}), tmp_path / "warm", data=tiny_data)
@@ -244,6 +245,9 @@ def test_a_search_from_its_own_shared_warmup_is_the_search_it_would_have_run(tmp
     other = run_search(tiny_config(**base, **{"strategy.name": "gdas", "trainer.init_from": str(tmp_path / "warm")}),
                        tmp_path / "gdas", data=tiny_data)
     assert _rows(other)[:2] == _rows(warm) and len(other.metrics) == 3
+    capped = run_search(tiny_config(**base, **{"strategy.max_skip": 0, "trainer.init_from": str(tmp_path / "warm")}),
+                        tmp_path / "capped", data=tiny_data)     # a derive-only setting trains the same
+    assert [r["train_loss"] for r in capped.metrics] == [r["train_loss"] for r in whole.metrics]
     with pytest.raises(OtherRunError, match="warmed up another supernet.*space.init_channels"):
         run_search(tiny_config(**base, **{"trainer.init_from": str(tmp_path / "warm"), "space.init_channels": 6}),
                    tmp_path / "wide", data=tiny_data)
