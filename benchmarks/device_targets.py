@@ -26,7 +26,7 @@ from bisect import bisect_right
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.harness import ROOT, search_config, searched
+from benchmarks.harness import ROOT, search_config, searched, warmed_up
 from supernet.benchmark_table import BenchmarkTable
 from supernet.config import register_configs, search_config_from_dict
 from supernet.data import DataInfo
@@ -92,8 +92,7 @@ def main() -> None:
 
     cases = []
     for seed in args.seeds:
-        warm = keep / f"seed{seed}" / "warmup"
-        searched(warm, base + [f"seed={seed}", "strategy=proxyless", "trainer.stop_after_warmup=true"])
+        warm = warmed_up(keep, seed, base)[0]
         for name in args.strategies:
             free = keep / f"seed{seed}" / name
             searched(free, base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}"])

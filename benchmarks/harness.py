@@ -12,10 +12,13 @@ import math
 import time
 from pathlib import Path
 
+import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from supernet.search import run_search
+from supernet.config import config_dict
+from supernet.run import CONFIG_FILE, OtherRunError, changed_settings, flat_keys
+from supernet.search import FREE_ON_RESUME, WARMUP_SETTINGS, run_search
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "supernet" / "conf")
@@ -44,17 +47,41 @@ def search_in(folder: Path, overrides: list[str], quiet: bool = True):
     return result, secs, kept, cfg
 
 
-def searched(folder: Path, overrides: list[str]) -> tuple[str, float]:
+def searched(folder: Path, overrides: list[str], depends: tuple[str, ...] | None = None) -> tuple[str, float]:
     """(derived architecture, seconds of all its epochs, a shared warm-up's included) of the
     search in ``folder``: read back when it finished, continued (its console printed) when it was
-    stopped."""
+    stopped.  A finished search of other settings (those in ``depends``, default all but what a
+    resume may change) is refused: a default changed since it ran would pass unseen."""
     genotype_file = folder / "genotype.json"
-    if not genotype_file.exists():
+    if genotype_file.exists():
+        refuse_other_search(folder, overrides, depends)
+    else:
         search_in(folder, overrides, quiet=False)
     arch = json.loads(genotype_file.read_text())["arch"]
     with (folder / "metrics.csv").open() as f:
         seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
     return arch, seconds
+
+
+def refuse_other_search(folder: Path, overrides: list[str], depends: tuple[str, ...] | None) -> None:
+    saved = yaml.safe_load((folder / CONFIG_FILE).read_text())
+    now = config_dict(search_config(overrides))
+    keys = flat_keys(saved) + flat_keys(now)
+    free = (FREE_ON_RESUME if depends is None else
+            [k for k in keys if not any(k == d or k.startswith(d + ".") for d in depends)])
+    diff = changed_settings(saved, now, free)
+    if diff:
+        raise OtherRunError(f"{folder} keeps a search of other settings than these ({'; '.join(diff)}): give the "
+                            "benchmark another --keep folder, or remove that one to search again")
+
+
+def warmed_up(keep: Path, seed: int, base: list[str]) -> tuple[Path, float]:
+    """The shared warm-up of ``seed`` (uniform single paths, stopped after trainer.warmup_epochs)
+    kept in ``keep``, and its seconds: every strategy and target of the seed starts from it
+    (trainer.init_from), so only what a warm-up reads must match."""
+    folder = keep / f"seed{seed}" / "warmup"
+    return folder, searched(folder, base + [f"seed={seed}", "strategy=proxyless", "trainer.stop_after_warmup=true"],
+                            WARMUP_SETTINGS + ("trainer.epochs",))[1]
 
 
 def tau_ceiling(spread: float, noise: float) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from scipy.stats import kendalltau
 
-from benchmarks.harness import ROOT, search_config, searched, tau_sampling_error
+from benchmarks.harness import ROOT, search_config, searched, tau_sampling_error, warmed_up
 from supernet.benchmark_table import BenchmarkTable
 from supernet.config import register_configs, search_config_from_dict
 from supernet.data import PerSampleAugment, build_search_data
@@ -95,8 +95,7 @@ def main() -> None:
 
     rows = []
     for seed in args.seeds:
-        warm = keep / f"seed{seed}" / "warmup"
-        warm_s = searched(warm, base + [f"seed={seed}", "strategy=proxyless", "trainer.stop_after_warmup=true"])[1]
+        warm, warm_s = warmed_up(keep, seed, base)
         print(f"seed {seed}: shared warm-up {warm_s:.0f} s")
         for name in args.strategies:
             arch, secs = searched(keep / f"seed{seed}" / name,
