@@ -51,13 +51,19 @@ def front(latency: BenchmarkTable, accuracy: BenchmarkTable, column: str, device
     return lambda target: best[bisect_right(ms, target) - 1]
 
 
+# what derive_at takes from the command line, not from the search it derives again
+DERIVE_SETTINGS = ("strategy.max_skip", "latency.derive_margin", "latency.derive_floor")
+
+
 def derive_at(run: Path, device: str, target_ms: float, base: list[str]) -> str:
     """The architecture the search in ``run`` derives within ``target_ms`` on ``device``'s table."""
     state = load_checkpoint(run / "checkpoint.pt", ("config", "strategy", "info"))
     cfg = search_config_from_dict(state["config"])
-    asked = search_config(base + [f"hardware={device}"])     # the derive's own settings come from the command line
-    cfg.hardware, cfg.strategy.max_skip = asked.hardware, asked.strategy.max_skip
-    cfg.latency.derive_margin, cfg.latency.derive_floor = asked.latency.derive_margin, asked.latency.derive_floor
+    asked = search_config(base + [f"hardware={device}"])
+    cfg.hardware = asked.hardware
+    for key in DERIVE_SETTINGS:
+        group, name = key.split(".")
+        setattr(getattr(cfg, group), name, getattr(getattr(asked, group), name))
     space, strategy = build_space_and_strategy(cfg)
     strategy.load_state_dict(state["strategy"])
     cfg.latency.target_ms, cfg.latency.constrained_derive = target_ms, True
@@ -95,7 +101,8 @@ def main() -> None:
         warm = warmed_up(keep, seed, base)[0]
         for name in args.strategies:
             free = keep / f"seed{seed}" / name
-            searched(free, base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}"])
+            searched(free, base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}"],
+                     free=DERIVE_SETTINGS)
             for device in args.devices:
                 dev_col = latency.column(f"{device}_ms")
                 best = front(latency, accuracy, column, dev_col)

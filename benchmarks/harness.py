@@ -47,14 +47,15 @@ def search_in(folder: Path, overrides: list[str], quiet: bool = True):
     return result, secs, kept, cfg
 
 
-def searched(folder: Path, overrides: list[str], depends: tuple[str, ...] | None = None) -> tuple[str, float]:
+def searched(folder: Path, overrides: list[str], depends: tuple[str, ...] | None = None,
+             free: tuple[str, ...] = ()) -> tuple[str, float]:
     """(derived architecture, seconds of all its epochs, a shared warm-up's included) of the
     search in ``folder``: read back when it finished, continued (its console printed) when it was
     stopped.  A finished search of other settings (those in ``depends``, default all but what a
-    resume may change) is refused: a default changed since it ran would pass unseen."""
+    resume may change and ``free``) is refused: a default changed since it ran would pass unseen."""
     genotype_file = folder / "genotype.json"
     if genotype_file.exists():
-        refuse_other_search(folder, overrides, depends)
+        refuse_other_search(folder, overrides, depends, free)
     else:
         search_in(folder, overrides, quiet=False)
     arch = json.loads(genotype_file.read_text())["arch"]
@@ -63,13 +64,14 @@ def searched(folder: Path, overrides: list[str], depends: tuple[str, ...] | None
     return arch, seconds
 
 
-def refuse_other_search(folder: Path, overrides: list[str], depends: tuple[str, ...] | None) -> None:
+def refuse_other_search(folder: Path, overrides: list[str], depends: tuple[str, ...] | None,
+                        free: tuple[str, ...]) -> None:
     saved = yaml.safe_load((folder / CONFIG_FILE).read_text())
     now = config_dict(search_config(overrides))
     keys = flat_keys(saved) + flat_keys(now)
-    free = (FREE_ON_RESUME if depends is None else
-            [k for k in keys if not any(k == d or k.startswith(d + ".") for d in depends)])
-    diff = changed_settings(saved, now, free)
+    unread = (FREE_ON_RESUME + free if depends is None else
+              [k for k in keys if not any(k == d or k.startswith(d + ".") for d in depends)])
+    diff = changed_settings(saved, now, unread)
     if diff:
         raise OtherRunError(f"{folder} keeps a search of other settings than these ({'; '.join(diff)}): give the "
                             "benchmark another --keep folder, or remove that one to search again")
