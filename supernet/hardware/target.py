@@ -164,8 +164,8 @@ def hardware_target(cfg, space: SearchSpace, info, strategy_cls) -> HardwareTarg
         raise MissingEntryError(e.signature, e.table, "measure the missing entries for this space and input "
                                 f"size with: {profile_command(cfg, info)}") from None
     if target is not None:
-        rules = Rules(space.skip_cap(cfg.strategy.max_skip), strategy_cls.distinct_inputs)
-        check_reachable(predictor, target, hw_cfg.name, rules, lat.derive_margin if lat.constrained_derive else 0.0)
+        check_reachable(predictor, target, hw_cfg.name, strategy_cls.rules_for(space, cfg.strategy),
+                        lat.derive_margin if lat.constrained_derive else 0.0)
     if not predictor.calibration and "imported" not in table.meta:
         log.warning(f"{hw_cfg.table} has no calibration for this network configuration: its latencies are the raw sum "
                     "of the ops, which misses what an end-to-end run pays besides them; fit one with: "

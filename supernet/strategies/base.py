@@ -182,7 +182,12 @@ class Strategy(nn.Module):
     @property
     def rules(self) -> Rules:
         """The derive rules a constrained derive keeps (the skip cap; DARTS: distinct inputs)."""
-        return Rules(self.space.skip_cap(self.cfg.max_skip), self.distinct_inputs)
+        return self.rules_for(self.space, self.cfg)
+
+    @classmethod
+    def rules_for(cls, space: SearchSpace, cfg) -> Rules:
+        """:attr:`rules` before a strategy is built (a hardware target checks its target with them)."""
+        return Rules(space.skip_cap(cfg.max_skip), cls.distinct_inputs)
 
     def slot_scores(self, edge: Edge, slot: int) -> Tensor:
         """Log-probability of every (source, op) that ``edge``'s slot ``slot`` may pick: what a
