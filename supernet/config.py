@@ -49,6 +49,8 @@ class TrainerConfig:
     topology_warmup_epochs: int = 18    # the first N warm-up epochs hold the input decisions at one seeded topology
     arch_every: int = 4             # an arch step after every N-th weight step (ProxylessNAS: 5)
     strict_fairness: bool = False   # FairNAS: each weight step trains every candidate once (m children, one update)
+    skip_dropout: float = 0.0       # P-DARTS: dropout at this rate on the skip-connects in the epochs after the
+                                    # warm-up (weight and arch steps), decaying as exp(-3 t), t from 0 to 1 over them
     lr: float = 0.05
     lr_min: float = 1e-3
     cosines: int = 1                # 1: one cosine lr -> lr_min spans warm-up and search; 2: the warm-up has its own

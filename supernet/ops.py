@@ -34,13 +34,32 @@ def build_op(name: str, C_in: int, C_out: int, stride: int, affine: bool = True)
     return builder(C_in, C_out, stride, affine)
 
 
+class SkipDropout(nn.Identity):
+    """A search cell's skip-connect: the identity, with dropout at rate ``p`` while training
+    (P-DARTS: a parameter-free skip fits an undertrained supernet best, so alpha collapses to
+    it unless its advantage is damped).  ``p`` is set by the loop (:func:`set_skip_dropout`)."""
+    p = 0.0
+
+    def forward(self, x):
+        return nn.functional.dropout(x, self.p, True) if self.training and self.p else x
+
+
+def set_skip_dropout(net: nn.Module, p: float) -> None:
+    for m in net.modules():
+        if isinstance(m, SkipDropout):
+            m.p = p
+
+
 def search_op(name: str, C_in: int, C_out: int, stride: int) -> nn.Module:
     """An op as a search cell holds it: no affine BN (DARTS), and a ``BatchNorm2d(affine=False)``
     after an op that would otherwise leave its output unnormalised (the pools): every candidate
     of a decision then meets the next layer at the same scale, so the arch gradient compares
     ops, not their output statistics (a max pool's outputs have mean +0.8 where a conv's have
-    0).  The identity and ``none`` stay as they are; retrained networks keep the published ops."""
+    0).  The identity (a :class:`SkipDropout`) and ``none`` stay unnormalised; retrained
+    networks keep the published ops."""
     op = build_op(name, C_in, C_out, stride, affine=False)
+    if type(op) is nn.Identity:
+        return SkipDropout()
     if isinstance(op, (nn.Identity, Zero)) or any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in op.modules()):
         return op
     return nn.Sequential(op, nn.BatchNorm2d(C_out, affine=False))

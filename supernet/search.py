@@ -32,6 +32,7 @@ from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
 from .gates import child_gates
 from .hardware.target import hardware_target
+from .ops import set_skip_dropout
 from .probe import ChildProbe
 from .run import OtherRunError, RunFolder, changed_settings, flat_keys, restore_rng
 from .spaces import build_space
@@ -161,6 +162,9 @@ def check_trainer(cfg: SearchConfig, world: World) -> None:
                          f"it), got {tr.cosines}")
     if tr.warmup_epochs > tr.epochs:
         raise ValueError(f"trainer.warmup_epochs ({tr.warmup_epochs}) exceeds trainer.epochs ({tr.epochs})")
+    if not 0 <= tr.skip_dropout < 1:
+        raise ValueError(f"trainer.skip_dropout is a dropout rate on the skip-connects: it must be in [0, 1), "
+                         f"got {tr.skip_dropout}")
     if tr.strict_fairness and not strategy_class(cfg.strategy.name).samples_children:
         raise ValueError(f"trainer.strict_fairness samples the weight step's children, and {cfg.strategy.name} "
                          "trains the mixture of every path instead: use it with a sampling strategy")
@@ -314,7 +318,9 @@ class SearchRun:
         self.train_set.set_epoch(epoch)
         search_arch = epoch >= tr.warmup_epochs
         pinned = self.topology if epoch < min(tr.topology_warmup_epochs, tr.warmup_epochs) else {}
-        self.strategy.on_epoch_start(max(epoch - tr.warmup_epochs, 0), tr.epochs - tr.warmup_epochs)
+        arch_epoch, arch_epochs = max(epoch - tr.warmup_epochs, 0), tr.epochs - tr.warmup_epochs
+        self.strategy.on_epoch_start(arch_epoch, arch_epochs)
+        set_skip_dropout(self.net, tr.skip_dropout * math.exp(-3 * arch_epoch / arch_epochs) if search_arch else 0.0)
         sums = {"train_loss": 0.0, "train_acc": 0.0, "arch_loss": 0.0, "arch_acc": 0.0}
         n = n_arch = 0
         self.net.train()

@@ -1,6 +1,7 @@
 """The search loop: it finds a clearly best op, resumes exactly, derives from checkpoints, and
 fails loudly (without losing work) on bad input."""
 import json
+import math
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.data import TensorDataset
 
 from benchmarks.synthetic import PLANTED_OPS
-from supernet import tensorboard_log
+from supernet import search, tensorboard_log
 from supernet.data import DataInfo, TensorImageDataset
 from supernet.derive import derive_run
 from supernet.genotype_json import load_genotype
@@ -325,6 +326,21 @@ def test_a_second_run_into_a_folder_another_run_writes_is_refused(tmp_path, tiny
     result = run_search(tiny_config(**{"trainer.epochs": 1, "trainer.warmup_epochs": 0}), tmp_path / "run",
                         data=tiny_data)
     assert result.metrics and RunFolder(tmp_path / "run", True, "search").claim() is None   # released at the end
+
+
+def test_skip_dropout_spares_the_warmup_and_damps_the_skips_of_the_search(tmp_path, tiny_data, monkeypatch):
+    """trainer.skip_dropout: no dropout in the warm-up (shared by every search), P-DARTS's
+    decaying rate from the first arch epoch on; a rate outside [0, 1) is refused."""
+    rates = []
+    real = search.set_skip_dropout
+    monkeypatch.setattr(search, "set_skip_dropout", lambda net, p: (rates.append(p), real(net, p)))
+    base = {"trainer.epochs": 4, "trainer.warmup_epochs": 2}
+    plain = run_search(tiny_config(**base), tmp_path / "plain", data=tiny_data)
+    dropped = run_search(tiny_config(**base, **{"trainer.skip_dropout": 0.6}), tmp_path / "dropped", data=tiny_data)
+    assert rates[4:] == [0.0, 0.0, 0.6, 0.6 * math.exp(-1.5)]
+    assert _rows(dropped)[:2] == _rows(plain)[:2] and dropped.metrics[2]["train_loss"] != plain.metrics[2]["train_loss"]
+    with pytest.raises(ValueError, match=r"trainer.skip_dropout .* in \[0, 1\), got 1.0"):
+        run_search(tiny_config(**{"trainer.skip_dropout": 1.0}), tmp_path / "bad", data=tiny_data)
 
 
 def test_settings_that_cannot_work_say_which(tmp_path, tiny_data):
