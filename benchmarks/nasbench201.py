@@ -70,6 +70,25 @@ def ranking(folder: Path, children: int, cache: Path) -> dict[str, float]:
     return {g.arch: known[g.arch] for g in draws}
 
 
+def rank_and_print(keep: Path, args, table: BenchmarkTable, column: str,
+                   by_arch: dict[str, float]) -> dict[str, float]:
+    """Ranks ``args.children`` uniform architectures on the final supernet of ``args.rank_strategy``
+    (seed: the first), prints the Kendall taus with the table, and returns the shared-weight accuracies."""
+    rank_run = keep / f"seed{args.seeds[0]}" / args.rank_strategy
+    shared = ranking(rank_run, args.children, keep / f"ranking_{args.rank_strategy}_seed{args.seeds[0]}.json")
+    archs = list(shared)
+    truth = [by_arch[a] for a in archs]
+    tau = kendalltau([shared[a] for a in archs], truth).statistic
+    top_line = table.value_at(column, 90)
+    top = [a for a in archs if by_arch[a] >= top_line]
+    tau_top = (kendalltau([shared[a] for a in top], [by_arch[a] for a in top]).statistic if len(top) > 2
+               else float("nan"))
+    print(f"\nranking on the shared weights of {rank_run} ({len(archs)} uniform architectures):")
+    print(f"  Kendall tau with {column}: {tau:.3f} +- {tau_sampling_error(len(archs)):.3f} overall; "
+          f"{tau_top:.3f} +- {tau_sampling_error(max(len(top), 2)):.3f} among the {len(top)} in the space's top 10%")
+    return shared
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets" / "cifar10_jpeg"))
@@ -78,11 +97,14 @@ def main() -> None:
     p.add_argument("--strategies", nargs="+", default=["proxyless", "darts", "gdas", "reinforce", "random"],
                    choices=sorted(STRATEGIES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--children", type=int, default=100, help="uniform architectures ranked on the shared weights")
+    p.add_argument("--children", type=int, default=100,
+                   help="uniform architectures ranked on the shared weights (0: no ranking)")
     p.add_argument("--rank-strategy", default="random", help="whose final supernet (seed: the first) is ranked")
     p.add_argument("--keep", default=str(ROOT / "benchmarks" / ".cache" / "nasbench201"))
     p.add_argument("--out", default=None, help="writes searched.csv and ranking.csv here")
     args, overrides = p.parse_known_args()
+    if args.children < 0 or args.children == 1:
+        p.error(f"--children {args.children}: a Kendall tau needs at least 2 architectures (0 skips the ranking)")
     register_configs()
     logging.basicConfig(level=logging.INFO, format="    %(message)s")   # every search's epoch rows
     keep = Path(args.keep)
@@ -121,20 +143,8 @@ def main() -> None:
     print("space: " + ", ".join(f"{q}th {table.value_at(column, q):.2f}" for q in (50, 90, 95, 98, 99, 100)))
     print(PUBLISHED_NOTE)
 
-    rank_run = keep / f"seed{args.seeds[0]}" / args.rank_strategy
-    shared = ranking(rank_run, args.children, keep / f"ranking_{args.rank_strategy}_seed{args.seeds[0]}.json")
     by_arch = {g.arch: f[column] for g, f in table.figures.items()}
-    archs = list(shared)
-    truth = [by_arch[a] for a in archs]
-    tau = kendalltau([shared[a] for a in archs], truth).statistic
-    top_line = table.value_at(column, 90)
-    top = [a for a in archs if by_arch[a] >= top_line]
-    tau_top = (kendalltau([shared[a] for a in top], [by_arch[a] for a in top]).statistic if len(top) > 2
-               else float("nan"))
-    print(f"\nranking on the shared weights of {rank_run} ({len(archs)} uniform architectures):")
-    print(f"  Kendall tau with {column}: {tau:.3f} +- {tau_sampling_error(len(archs)):.3f} overall; "
-          f"{tau_top:.3f} +- {tau_sampling_error(max(len(top), 2)):.3f} among the {len(top)} in the space's top 10%")
-
+    shared = rank_and_print(keep, args, table, column, by_arch) if args.children else {}
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -142,11 +152,14 @@ def main() -> None:
             w = csv.DictWriter(f, ["strategy", "seed", "arch", "seconds", column, "percentile"])
             w.writeheader()
             w.writerows(rows)
-        with (out / "ranking.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["arch", "shared_weight_accuracy", column])
-            w.writerows([a, shared[a], by_arch[a]] for a in archs)
-        print(f"wrote {out / 'searched.csv'} and {out / 'ranking.csv'}")
+        written = [out / "searched.csv"]
+        if shared:
+            written.append(out / "ranking.csv")
+            with written[-1].open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["arch", "shared_weight_accuracy", column])
+                w.writerows([a, acc, by_arch[a]] for a, acc in shared.items())
+        print("wrote " + " and ".join(map(str, written)))
 
 
 if __name__ == "__main__":
