@@ -26,15 +26,12 @@ from bisect import bisect_right
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.harness import ROOT, search_config, searched, warmed_up
+from benchmarks.harness import DERIVE_SETTINGS, ROOT, Rederive, search_config, searched, warmed_up
 from supernet.benchmark_table import BenchmarkTable
-from supernet.config import register_configs, search_config_from_dict
-from supernet.data import DataInfo
+from supernet.config import register_configs
 from supernet.genotypes import resolve_genotype
-from supernet.hardware.target import hardware_target
-from supernet.run.checkpoint import load_checkpoint
 from supernet.spaces import build_space
-from supernet.strategies import STRATEGIES, build_space_and_strategy
+from supernet.strategies import STRATEGIES
 
 DEVICES = ["pixel3", "raspi4", "gtx1080ti_batch1", "gtx1080ti_batch256", "xeon_silver_4114"]
 QUANTILES = (25, 50, 75)
@@ -49,26 +46,6 @@ def front(latency: BenchmarkTable, accuracy: BenchmarkTable, column: str, device
         ms.append(m)
         best.append(running)
     return lambda target: best[bisect_right(ms, target) - 1]
-
-
-# what derive_at takes from the command line, not from the search it derives again
-DERIVE_SETTINGS = ("strategy.max_skip", "latency.derive_margin", "latency.derive_floor")
-
-
-def derive_at(run: Path, device: str, target_ms: float, base: list[str]) -> str:
-    """The architecture the search in ``run`` derives within ``target_ms`` on ``device``'s table."""
-    state = load_checkpoint(run / "checkpoint.pt", ("config", "strategy", "info"))
-    cfg = search_config_from_dict(state["config"])
-    asked = search_config(base + [f"hardware={device}"])
-    cfg.hardware = asked.hardware
-    for key in DERIVE_SETTINGS:
-        group, name = key.split(".")
-        setattr(getattr(cfg, group), name, getattr(getattr(asked, group), name))
-    space, strategy = build_space_and_strategy(cfg)
-    strategy.load_state_dict(state["strategy"])
-    cfg.latency.target_ms, cfg.latency.constrained_derive = target_ms, True
-    hw = hardware_target(cfg, space, DataInfo(**state["info"]), type(strategy))
-    return hw.derive(strategy).arch
 
 
 def main() -> None:
@@ -103,17 +80,19 @@ def main() -> None:
             free = keep / f"seed{seed}" / name
             searched(free, base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}"],
                      free=DERIVE_SETTINGS)
+            rederive = Rederive(free, base)
             for device in args.devices:
                 dev_col = latency.column(f"{device}_ms")
                 best = front(latency, accuracy, column, dev_col)
                 for q in QUANTILES:
                     target = round(latency.value_at(dev_col, q), 3)
-                    ways = {"derived from one search": derive_at(free, device, target, base)}
+                    ways = {"derived from one search": rederive.at(device, target)}
                     if args.per_target:
                         run = keep / f"seed{seed}" / f"{name}_{device}_{target:g}ms"
-                        ways["searched per target"] = searched(run, base + [
-                            f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}", f"hardware={device}",
-                            f"latency.target_ms={target}"])[0]
+                        searched(run, base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}",
+                                              f"hardware={device}", f"latency.target_ms={target}"],
+                                 free=DERIVE_SETTINGS)
+                        ways["searched per target"] = Rederive(run, base).at(device, target)
                     for how, arch in ways.items():
                         g = resolve_genotype(arch)
                         case = {"device": device, "quantile": q, "target_ms": target, "strategy": name, "how": how,

@@ -16,9 +16,15 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from supernet.config import config_dict
+from supernet.config import config_dict, search_config_from_dict
+from supernet.data import DataInfo
+from supernet.derive import ranked_derive
+from supernet.hardware.target import hardware_target
+from supernet.probe import checkpoint_probe
 from supernet.run import CONFIG_FILE, OtherRunError, changed_settings, flat_keys
+from supernet.run.checkpoint import load_checkpoint
 from supernet.search import FREE_ON_RESUME, WARMUP_SETTINGS, run_search
+from supernet.strategies import build_space_and_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "supernet" / "conf")
@@ -45,6 +51,40 @@ def search_in(folder: Path, overrides: list[str], quiet: bool = True):
         result = run_search(cfg, folder)
     secs = sum(row["seconds"] for row in result.metrics) if kept else time.perf_counter() - t0
     return result, secs, kept, cfg
+
+
+# derive settings: a kept search is derived again with those of the command line (Rederive), not searched again
+DERIVE_SETTINGS = ("strategy.max_skip", "latency.derive_margin", "latency.derive_floor", "trainer.derive_candidates")
+
+
+class Rederive:
+    """The search in ``run`` derived again with the derive settings of ``base``, without a target
+    or within any target on any device's table; one probe (built when trainer.derive_candidates
+    ranks children) measures its children for every derive."""
+
+    def __init__(self, run: Path, base: list[str]):
+        self.state = load_checkpoint(run / "checkpoint.pt", ("config", "strategy", "info", "net", "epoch"))
+        self.cfg = search_config_from_dict(self.state["config"])
+        self.base = base
+        asked = search_config(base)
+        for key in DERIVE_SETTINGS:
+            group, name = key.split(".")
+            setattr(getattr(self.cfg, group), name, getattr(getattr(asked, group), name))
+        self.space, self.strategy = build_space_and_strategy(self.cfg)
+        self.strategy.load_state_dict(self.state["strategy"])
+        self.probe = (checkpoint_probe(self.state, self.cfg, self.space) if self.cfg.trainer.derive_candidates > 1
+                      else None)
+
+    def free(self) -> str:
+        """The architecture derived without a target."""
+        return ranked_derive(self.strategy, None, self.cfg.trainer.derive_candidates, self.probe).arch
+
+    def at(self, device: str, target_ms: float) -> str:
+        """The architecture derived within ``target_ms`` on ``device``'s table."""
+        self.cfg.hardware = search_config(self.base + [f"hardware={device}"]).hardware
+        self.cfg.latency.target_ms, self.cfg.latency.constrained_derive = target_ms, True
+        hw = hardware_target(self.cfg, self.space, DataInfo(**self.state["info"]), type(self.strategy))
+        return ranked_derive(self.strategy, hw, self.cfg.trainer.derive_candidates, self.probe).arch
 
 
 def searched(folder: Path, overrides: list[str], depends: tuple[str, ...] | None = None,

@@ -28,7 +28,7 @@ from supernet.distributed import World
 from supernet.hardware.constraint import Rules, latency_bounds
 from supernet.hardware.target import derive_ms, hardware_target
 from supernet.plots import plot_accuracy_latency
-from supernet.search import child_probe
+from supernet.probe import child_probe
 from supernet.spaces import build_space
 from supernet.strategies import STRATEGIES
 

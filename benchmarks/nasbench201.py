@@ -26,14 +26,12 @@ from pathlib import Path
 import torch
 from scipy.stats import kendalltau
 
-from benchmarks.harness import ROOT, search_config, searched, tau_sampling_error, warmed_up
+from benchmarks.harness import DERIVE_SETTINGS, ROOT, Rederive, search_config, searched, tau_sampling_error, warmed_up
 from supernet.benchmark_table import BenchmarkTable
 from supernet.config import register_configs, search_config_from_dict
-from supernet.data import PerSampleAugment, build_search_data
-from supernet.distributed import World
 from supernet.genotypes import resolve_genotype
+from supernet.probe import checkpoint_probe
 from supernet.run import RunFolder
-from supernet.search import child_probe
 from supernet.spaces import build_space
 from supernet.spaces.base import uniform_choice
 from supernet.strategies import STRATEGIES
@@ -57,11 +55,7 @@ def ranking(folder: Path, children: int, cache: Path) -> dict[str, float]:
     draws = [space.genotype(uniform_choice(space, gen, allow_none=True)) for _ in range(children)]
     todo = [g for g in draws if g.arch not in known]
     if todo:
-        train, val, info = build_search_data(cfg.data, cfg.seed)
-        net = space.supernet(info)
-        net.load_state_dict(ck["net"])
-        probe = child_probe(net, PerSampleAugment(train, cfg.seed), val, cfg, World(), ck["epoch"],
-                            torch.device("cpu"))
+        probe = checkpoint_probe(ck, cfg, space)
         for i, g in enumerate(todo):
             known[g.arch] = probe.accuracy(space.choice_of(g))
             cache.write_text(json.dumps(known))
@@ -120,9 +114,10 @@ def main() -> None:
         warm, warm_s = warmed_up(keep, seed, base)
         print(f"seed {seed}: shared warm-up {warm_s:.0f} s")
         for name in args.strategies:
-            arch, secs = searched(keep / f"seed{seed}" / name,
-                                  base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}",
-                                          *STRATEGY_OVERRIDES.get(name, [])])
+            folder = keep / f"seed{seed}" / name
+            secs = searched(folder, base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}",
+                                            *STRATEGY_OVERRIDES.get(name, [])], free=DERIVE_SETTINGS)[1]
+            arch = Rederive(folder, base).free()        # the derive settings of this command line
             g = resolve_genotype(arch)
             rows.append({"strategy": name, "seed": seed, "arch": arch, "seconds": round(secs, 1),
                          column: table[g][column], "percentile": round(table.percentile(g, column), 2)})

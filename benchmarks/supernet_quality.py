@@ -40,10 +40,11 @@ from scipy.stats import kendalltau
 from benchmarks.harness import search_in, tau_ceiling, tau_sampling_error
 from benchmarks.standalone import Yardstick, add_recipe_option, spread_and_noise
 from supernet.config import register_configs
-from supernet.data import build_search_data
+from supernet.data import build_search_data, search_loader
 from supernet.distributed import World
 from supernet.ops import OPS, build_op
-from supernet.search import child_probe, search_loader, weight_step
+from supernet.probe import child_probe
+from supernet.search import weight_step
 from supernet.spaces.base import uniform_choice
 from supernet.strategies import build_strategy, strategy_config
 

@@ -23,9 +23,9 @@ HOG = "while True: pass"
 
 def worker(threads: int, steps: int) -> float:
     from supernet.config import SearchConfig
-    from supernet.data import build_search_data
+    from supernet.data import build_search_data, search_loader
     from supernet.distributed import World
-    from supernet.search import search_loader, weight_step
+    from supernet.search import weight_step
     from supernet.strategies import build_space_and_strategy
 
     torch.set_num_threads(threads)

@@ -74,6 +74,9 @@ class TrainerConfig:
     measure_every: int = 5          # ... with the derived child (val_acc_derived) after every N-th epoch and the
                                     # last (a child costs a tenth of an epoch's training: nan in between)
     final_quality_children: int = 10   # ... and at the end (genotype.json meta.shared_weights)
+    derive_candidates: int = 1      # the end of a search (and supernet-derive) measures this many of the most probable
+                                    # architectures derive may return (within the target, under one) on the shared
+                                    # weights and derives the best (1: the most probable; the epoch lines show it)
 
 
 @dataclass

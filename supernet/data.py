@@ -20,11 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from torchvision import datasets
 from torchvision import transforms as T
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
+from .distributed import World
 from .files import write_atomic
 
 log = logging.getLogger(__name__)
@@ -389,3 +390,13 @@ def build_search_data(cfg, seed: int) -> tuple[Dataset, Dataset, DataInfo]:
     augmented, _ = build_dataset(cfg, train=True, augment=True)
     weight_part, arch_part = search_split(plain, cfg.train_portion, seed)
     return Subset(augmented, weight_part.indices), arch_part, info
+
+
+def search_loader(dataset: Dataset, batch_size: int, seed: int, world: World, epoch: int,
+                  num_workers: int = 0) -> DataLoader:
+    """This rank's share of every global batch of ``batch_size`` (divisible by the number of
+    processes): the same permutation on every rank (seeded by seed and epoch), so N processes
+    see what one process sees."""
+    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    return DataLoader(dataset, batch_size=batch_size // world.size, sampler=sampler, num_workers=num_workers)

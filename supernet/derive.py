@@ -15,19 +15,31 @@ from .genotype_json import save_genotype
 from .hardware.profile import DRIFT, NOISY
 from .hardware.target import HardwareTarget, hardware_target
 from .plots import plot_alpha_history, plot_genotype, plot_metrics
+from .probe import ChildProbe, checkpoint_probe
 from .run.checkpoint import load_checkpoint
 from .spaces.base import SearchSpace
 from .strategies import build_space_and_strategy, strategy_class
 
 
+def ranked_derive(strategy, hw: HardwareTarget | None, k: int = 1, probe: ChildProbe | None = None):
+    """The genotype derive returns (within the hardware target's constraint when it has one), or
+    with a ``probe`` the best on the shared weights of the ``k`` most probable it may return (the
+    more probable on a tie): alpha ranks the choices near its optimum worse than the supernet."""
+    if probe is None or k == 1:
+        return hw.derive(strategy) if hw else strategy.derive()
+    found = hw.candidates(strategy, k) if hw else strategy.candidates(k)
+    return strategy.space.genotype(max(found, key=probe.accuracy))
+
+
 def derive_genotype(cfg, strategy, hw: HardwareTarget | None, measure: bool = True,
-                    table: BenchmarkTable | None = None) -> tuple[Any, dict[str, Any]]:
-    """The genotype (within the hardware target's constraint when it has one) and what its
+                    table: BenchmarkTable | None = None, probe: ChildProbe | None = None) -> tuple[Any, dict[str, Any]]:
+    """The genotype (within the hardware target's constraint when it has one; with a ``probe``
+    the best of trainer.derive_candidates on the shared weights) and what its
     file records: strategy, seed, with a benchmark ``table`` its published figures and
     percentiles and, under a hardware target, its table latency and (when ``measure``) its
     latency measured here under the table's conditions, or why a measurement here would not be
     comparable with the table's."""
-    genotype = hw.derive(strategy) if hw else strategy.derive()
+    genotype = ranked_derive(strategy, hw, cfg.trainer.derive_candidates if probe else 1, probe)
     meta: dict[str, Any] = {"strategy": cfg.strategy.name, "seed": cfg.seed}
     if table:
         meta["benchmark"] = table.record(genotype)
@@ -81,11 +93,12 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
     search wrote, with its shared-weight figures, is never replaced).  ``target_ms``: the most
     probable architecture within [latency.derive_floor * T, T], T = target_ms less the run's
     latency.derive_margin, on the run's table instead (one search, many targets; default
-    ``out``: ``<run>/target_<T>ms``).  It reads no data, so its genotype.json has no
+    ``out``: ``<run>/target_<T>ms``).  It reads the search's data only to rank candidates
+    (trainer.derive_candidates > 1), so its genotype.json has no
     ``meta.shared_weights`` (the end of a search records them)."""
     run = Path(run)
     ckpt = run / "checkpoint.pt" if run.is_dir() else run
-    state = load_checkpoint(ckpt, ("config", "strategy", "epoch", "info"))
+    state = load_checkpoint(ckpt, ("config", "strategy", "epoch", "info", "net"))
     cfg = search_config_from_dict(state["config"])
     if target_ms is not None:
         if not cfg.hardware.table:
@@ -100,8 +113,9 @@ def derive_run(run: str | os.PathLike, out: str | os.PathLike | None = None,
     strategy.load_state_dict(state["strategy"])
     info = DataInfo(**state["info"])
     table = BenchmarkTable(cfg.benchmark.table, space) if cfg.benchmark.table else None
-    genotype, meta = derive_genotype(cfg, strategy, hardware_target(cfg, space, info, type(strategy)),
-                                     table=table)
+    hw = hardware_target(cfg, space, info, type(strategy))
+    genotype, meta = derive_genotype(cfg, strategy, hw, table=table, probe=checkpoint_probe(state, cfg, space)
+                                     if cfg.trainer.derive_candidates > 1 else None)
     if out is None:
         out = ckpt.parent / "derived" if (ckpt.parent / "genotype.json").exists() else ckpt.parent
     files = write_outputs(genotype, space, state.get("history", []), state.get("metrics", []), Path(out),

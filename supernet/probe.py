@@ -15,10 +15,12 @@ from typing import Iterable, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import Dataset
 
+from .data import PerSampleAugment, build_search_data, search_loader
 from .distributed import World, all_reduce_sum
 from .gates import Gate, child_gates
-from .spaces.base import SearchSpace, uniform_choice
+from .spaces.base import SearchSpace, choice_key, uniform_choice
 
 Batches = Iterable[tuple[Tensor, Tensor]]
 
@@ -65,18 +67,43 @@ def child_accuracy(net: nn.Module, gates: Mapping[str, Gate], calibration: Batch
 
 
 class ChildProbe:
-    """Measures children of one supernet: the first batch of ``calib_loader`` calibrates each
-    child's BN statistics, ``val_loader`` scores it."""
+    """Measures children of one supernet as its weights are now (build another after training
+    them further): the first batch of ``calib_loader`` calibrates each child's BN statistics,
+    ``val_loader`` scores it; a child measured again is not run again (its figure cannot differ)."""
 
     def __init__(self, net: nn.Module, calib_loader, val_loader, device, world: World = World()):
         self.net, self.calib_loader, self.val_loader = net, calib_loader, val_loader
         self.device, self.world = device, world
+        self.measured: dict[tuple, float] = {}
 
     def accuracy(self, choice: Mapping[str, int]) -> float:
-        return child_accuracy(self.net, child_gates(choice), islice(self.calib_loader, 1), self.val_loader,
-                              self.device, self.world)
+        key = choice_key(choice)
+        if key not in self.measured:
+            self.measured[key] = child_accuracy(self.net, child_gates(choice), islice(self.calib_loader, 1),
+                                                self.val_loader, self.device, self.world)
+        return self.measured[key]
 
     def sampled(self, space: SearchSpace, n: int, generator: torch.Generator) -> list[float]:
         """Accuracies of ``n`` children drawn uniformly (no `none`, which derive never picks):
         how good the shared weights are for the space as a whole."""
         return [self.accuracy(uniform_choice(space, generator, allow_none=False)) for _ in range(n)]
+
+
+def child_probe(net: torch.nn.Module, train_set: Dataset, val_set: Dataset, cfg, world: World,
+                epoch: int, device) -> ChildProbe:
+    """How a search measures its children in ``epoch``: one batch of ``trainer.bn_images``
+    train images (augmented as in that epoch) re-estimates BN, the whole val split scores."""
+    if isinstance(train_set, PerSampleAugment):
+        train_set.set_epoch(epoch)
+    loaders = (search_loader(d, cfg.trainer.bn_images, cfg.seed, world, epoch, cfg.data.num_workers)
+               for d in (train_set, val_set))
+    return ChildProbe(net, *loaders, device, world)
+
+
+def checkpoint_probe(state: Mapping, cfg, space: SearchSpace) -> ChildProbe:
+    """The probe of the search (config ``cfg``) whose checkpoint ``state`` holds the "net" and
+    "epoch", rebuilt from its data settings: a child scores here what that search measured."""
+    train, val, info = build_search_data(cfg.data, cfg.seed)
+    net = space.supernet(info)
+    net.load_state_dict(state["net"])
+    return child_probe(net, PerSampleAugment(train, cfg.seed), val, cfg, World(), state["epoch"], torch.device("cpu"))

@@ -22,18 +22,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .benchmark_table import BenchmarkTable
 from .config import SearchConfig, config_dict
-from .data import DataInfo, PerSampleAugment, build_search_data
+from .data import DataInfo, PerSampleAugment, build_search_data, search_loader
 from .derive import derive_genotype, write_outputs
 from .distributed import World, all_reduce_sum, average_gradients, convert_batchnorm, init_world
 from .gates import child_gates
 from .hardware.target import hardware_target
 from .ops import set_skip_dropout
-from .probe import ChildProbe
+from .probe import ChildProbe, child_probe
 from .run import OtherRunError, RunFolder, changed_settings, flat_keys, restore_rng
 from .spaces import build_space
 from .spaces.base import SearchSpace, fair_children, uniform_choice
@@ -118,27 +118,6 @@ def trust_figures(probe: ChildProbe, space: SearchSpace, derived: dict[str, int]
             "children": len(sampled)}
 
 
-def search_loader(dataset: Dataset, batch_size: int, seed: int, world: World, epoch: int,
-                  num_workers: int = 0) -> DataLoader:
-    """This rank's share of every global batch of ``batch_size`` (divisible by the number of
-    processes): the same permutation on every rank (seeded by seed and epoch), so N processes
-    see what one process sees."""
-    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=seed)
-    sampler.set_epoch(epoch)
-    return DataLoader(dataset, batch_size=batch_size // world.size, sampler=sampler, num_workers=num_workers)
-
-
-def child_probe(net: torch.nn.Module, train_set: Dataset, val_set: Dataset, cfg: SearchConfig, world: World,
-                epoch: int, device) -> ChildProbe:
-    """How a search measures its children in ``epoch``: one batch of ``trainer.bn_images``
-    train images (augmented as in that epoch) re-estimates BN, the whole val split scores."""
-    if isinstance(train_set, PerSampleAugment):
-        train_set.set_epoch(epoch)
-    loaders = (search_loader(d, cfg.trainer.bn_images, cfg.seed, world, epoch, cfg.data.num_workers)
-               for d in (train_set, val_set))
-    return ChildProbe(net, *loaders, device, world)
-
-
 def check_trainer(cfg: SearchConfig, world: World) -> None:
     """Settings that cannot work, refused before anything is built or written."""
     tr = cfg.trainer
@@ -147,6 +126,13 @@ def check_trainer(cfg: SearchConfig, world: World) -> None:
     if tr.measure_every < 1:
         raise ValueError(f"trainer.measure_every must be >= 1 (children measured every N epochs), "
                          f"got {tr.measure_every}")
+    if tr.derive_candidates < 1:
+        raise ValueError(f"trainer.derive_candidates is how many of the most probable architectures the shared weights "
+                         f"rank at the end (1: the most probable alone): it must be >= 1, got {tr.derive_candidates}")
+    if tr.derive_candidates > 1 and not strategy_class(cfg.strategy.name).samples_children:
+        log.warning(f"trainer.derive_candidates={tr.derive_candidates} ranks children on the shared weights, and "
+                    f"{cfg.strategy.name} trains the mixture of every path, not children: their figures say little "
+                    "about them (docs/strategies.md)")
     if tr.final_quality_children < 1:
         raise ValueError(f"trainer.final_quality_children must be >= 1, got {tr.final_quality_children}")
     for name, size in (("data.batch_size", cfg.data.batch_size), ("trainer.bn_images", tr.bn_images)):
@@ -441,9 +427,9 @@ class SearchRun:
         """Derive, measure the derived child and the supernet on the shared weights, write the
         genotype, its pictures and the curves."""
         cfg, hw, space = self.cfg, self.hw, self.space
-        genotype, meta = derive_genotype(cfg, self.strategy, hw, measure=self.world.is_main,
-                                         table=self.table)
         probe = child_probe(self.net, self.train_set, self.val_set, cfg, self.world, len(self.metrics), self.device)
+        genotype, meta = derive_genotype(cfg, self.strategy, hw, measure=self.world.is_main,
+                                         table=self.table, probe=probe)
         meta["shared_weights"] = trust_figures(probe, space, space.choice_of(genotype),
                                                cfg.trainer.final_quality_children,
                                                torch.Generator().manual_seed(cfg.seed))

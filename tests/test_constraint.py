@@ -11,11 +11,12 @@ from conftest import tiny_config
 
 from supernet.data import DataInfo
 from supernet.hardware import LatencyPredictor, constraint
-from supernet.hardware.constraint import Rules, constrained_choice, latency_bounds, ms_up
+from supernet.hardware.constraint import Rules, constrained_candidates, constrained_choice, latency_bounds, ms_up
 from supernet.hardware.target import check_reachable
 from supernet.latency import LatencyTable, load_table
 from supernet.latency.table import measurement_meta
 from supernet.spaces import build_space
+from supernet.spaces.knapsack import Knapsack
 from supernet.spaces.nasbench201.genotype import all_genotypes
 from supernet.spaces.nasbench201.space import NB201Space
 from supernet.strategies import build_strategy
@@ -87,6 +88,47 @@ def test_the_constrained_derive_is_the_most_probable_architecture_within_the_win
     with pytest.raises(ValueError, match="no architecture of this space is within"):
         constrained_choice(space, _random_scores(space, 0), predictor, fastest * (1 - 1e-6), rules)
     constrained_choice(space, _random_scores(space, 0), predictor, fastest, rules)   # exactly the fastest is met
+
+
+def test_the_constrained_candidates_are_the_most_probable_per_latency_within_the_window(tmp_path):
+    """What trainer.derive_candidates ranks under a target: distinct architectures of the window, most probable
+    first (the first is the constrained derive's); one that is left out is no more probable than
+    the last returned, or shares its latency with a returned one at least as probable."""
+    _, predictor = _predictor(tmp_path, seed=3)
+    space, rules = predictor.space, Rules(-1)
+    every = _architectures(space, predictor, rules)
+    fastest, slowest = min(ms for _, ms in every), max(ms for _, ms in every)
+    scores = _random_scores(space, 5)
+    target = fastest + 0.5 * (slowest - fastest)
+    window = [(c, m) for c, m in every if 0.95 * target <= m <= target]
+    found = constrained_candidates(space, scores, predictor, target, rules, floor=0.95, k=12)
+    assert len(found) == 12 and found[0].choice == constrained_choice(space, scores, predictor, target, rules,
+                                                                         floor=0.95).choice
+    assert len({tuple(sorted(c.choice.items())) for c in found}) == 12
+    got = [_score(space, scores, c.choice) for c in found]
+    assert got == sorted(got, reverse=True)
+    for c in found:
+        ms = predictor.of_genotype(space.genotype(c.choice))
+        assert 0.95 * target * (1 - 1e-12) <= ms <= target * (1 + 1e-12)
+    returned = [c.choice for c in found]
+    for choice, ms in window:
+        if choice not in returned and _score(space, scores, choice) > got[-1] + 1e-9:
+            assert any(abs(c.latency_ms - ms) <= 1e-9 * ms and s >= _score(space, scores, choice) - 1e-9
+                       for c, s in zip(found, got))
+    assert constrained_candidates(space, scores, predictor, target, rules, 0.95, 1)[0].choice == found[0].choice
+
+
+@pytest.mark.parametrize("rules", [Rules(-1), Rules(1), Rules(-1, distinct_inputs=True)])
+def test_the_k_most_probable_architectures_are_exact(tmp_path, rules):
+    """Knapsack.top: what trainer.derive_candidates ranks without a target, the same as sorting
+    every architecture the rules admit by its score."""
+    _, predictor = _predictor(tmp_path, seed=4)
+    space = predictor.space
+    scores = _random_scores(space, 7)
+    every = sorted((c for c, _ in _architectures(space, predictor, rules)), key=lambda c: -_score(space, scores, c))
+    got = Knapsack(space, rules, scores).top(15)
+    assert [_score(space, scores, c) for c in got] == pytest.approx([_score(space, scores, c) for c in every[:15]])
+    assert got == every[:15]
 
 
 def test_a_bucketed_derive_misses_nothing_more_than_its_error_inside_the_window(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ gradients against finite differences, the loss forms, the hard constraints, and 
 search that meets its target."""
 import dataclasses
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -19,9 +20,9 @@ from omegaconf import OmegaConf
 from supernet import timing
 from supernet.config import HardwareConfig, LatencyConfig, register_configs
 from supernet.data import DataInfo
-from supernet.derive import derive_genotype, derive_run
+from supernet.derive import derive_genotype, derive_run, ranked_derive
 from supernet.hardware import LatencyPredictor
-from supernet.hardware.constraint import RejectOverTarget, constrained_choice, latency_bounds
+from supernet.hardware.constraint import RejectOverTarget, constrained_candidates, constrained_choice, latency_bounds
 from supernet.hardware.meter import DeviceMeter
 from supernet.hardware.predict import fit_calibration
 from supernet.hardware.profile import Bench, spanning_genotypes
@@ -369,6 +370,53 @@ def test_constrained_derive_keeps_the_skip_cap(tmp_path):
     assert any(counts.get("skip_connect", 0) for counts in space.genotype(uncapped).op_histogram().values())
 
 
+def test_a_ranked_derive_returns_the_candidate_the_probe_scores_best(tmp_path):
+    """trainer.derive_candidates=K: of the K most probable architectures derive may return (within
+    the target under a constrained derive), the one the shared weights score best, each measured
+    once; K=1 (the default) measures nothing."""
+    cfg = tiny_config()
+    cfg.hardware = HardwareConfig(name="syn", table=str(synthetic_table(tmp_path, cfg)))
+    space = build_space(cfg.space)
+    strategy = _one_hot_strategy(cfg, space, seed=1)
+    with torch.no_grad():   # soften: the derive must trade probability for latency
+        for a in strategy.alphas.values():
+            a.mul_(0.02)
+    free_ms = _predictor(tmp_path, cfg).of_genotype(strategy.derive())
+    cfg.latency = LatencyConfig(loss="none", target_ms=free_ms - 15.0)
+    hw = hardware_target(cfg, space, INFO, type(strategy))
+    within = constrained_candidates(space, strategy.slot_scores, hw.predictor, hw.derive_ms, strategy.rules,
+                                    cfg.latency.derive_floor, 5)
+    assert [c.choice for c in within] == hw.candidates(strategy, 5) and len(within) == 5
+    free = strategy.candidates(5)
+    assert free[0] == space.choice_of(strategy.derive()) and len(free) == 5
+
+    class Probe:    # scores the least probable candidate best
+        def __init__(self, found):
+            self.found, self.asked = found, []
+
+        def accuracy(self, choice):
+            self.asked.append(dict(choice))
+            return self.found.index(choice)
+
+    for target, found in ((hw, [c.choice for c in within]), (None, free)):
+        probe = Probe(found)
+        assert ranked_derive(strategy, target, 5, probe) == space.genotype(found[-1])
+        assert probe.asked == found
+        assert ranked_derive(strategy, target, 5) == space.genotype(found[0])      # no probe: the most probable
+        assert ranked_derive(strategy, target, 1, probe) == space.genotype(found[0]) and len(probe.asked) == 5
+    assert hw.derive(strategy) == space.genotype(within[0].choice)
+    with pytest.raises(ValueError, match="trainer.derive_candidates .* must be >= 1, got 0"):
+        run_search(tiny_config(**{"trainer.derive_candidates": 0}), tmp_path / "refused")
+
+
+def test_ranking_the_children_of_a_mixture_is_warned_about(tmp_path, caplog):
+    cfg = tiny_config(**{"strategy.name": "darts", "trainer.epochs": 1, "trainer.warmup_epochs": 0,
+                         "trainer.derive_candidates": 3})
+    with caplog.at_level(logging.WARNING, logger="supernet.search"):
+        run_search(cfg, tmp_path / "run", data=(blobs(48, seed=0), blobs(48, seed=1), INFO))
+    assert "darts trains the mixture of every path, not children" in caplog.text
+
+
 def test_reward_strategies_take_the_latency_in_their_reward(tmp_path):
     cfg = tiny_config(**{"strategy.name": "reinforce"})
     cfg.hardware = HardwareConfig(name="syn", table=str(synthetic_table(tmp_path, cfg)), target_ms=9.0)
@@ -425,11 +473,11 @@ def test_the_dual_multiplier_rises_over_the_target_and_falls_below_it():
     assert m.update(1.0, 10.0) == 0.0                       # never negative: no reward for being fast
 
 
-def _fine_table(tmp_path):
+def _fine_table(tmp_path, info=INFO):
     """A table with random entries (latencies fine-grained enough that most targets have a
     network within 5% under them), and the (cheapest, dearest) latency of the tiny space."""
     space = build_space(tiny_config().space)
-    model = space.latency_model(INFO)
+    model = space.latency_model(info)
     table = LatencyTable(measurement_meta("cpu", 1, 1, "float32", 0, 1), path=str(tmp_path / "r.yaml"), hardware="syn")
     g = torch.Generator().manual_seed(0)
     table.entries = {sig: 0.1 + 3 * float(torch.rand((), generator=g)) for sig in model.signatures}
@@ -454,6 +502,22 @@ def test_one_search_derives_within_any_reachable_target(tmp_path):
     run_search(plain, tmp_path / "plain", data=(blobs(96, seed=0), blobs(96, seed=1), INFO))
     with pytest.raises(ValueError, match="searched without a hardware table"):
         derive_run(tmp_path / "plain", target_ms=5.0)
+
+
+def test_the_derive_app_ranks_the_candidates_as_the_search_did(tmp_path):
+    """trainer.derive_candidates: supernet-derive rebuilds the search's probe from the run's data
+    settings and checkpoint, so one search derived again within its own target gives its genotype."""
+    table, (low, high) = _fine_table(tmp_path, DataInfo(1, 10, 8))      # digits at 8x8
+    target = low + 0.5 * (high - low)
+    cfg = tiny_config(**{"trainer.epochs": 2, "trainer.derive_candidates": 4, "data.limit": 200, "data.image_size": 8})
+    cfg.hardware = HardwareConfig(name="syn", table=str(table), target_ms=target)
+    cfg.latency = LatencyConfig(loss="none")
+    result = run_search(cfg, tmp_path / "run")
+    space, ranked = result.strategy.space, result.genotype
+    hw = hardware_target(cfg, space, result.info, type(result.strategy))
+    assert ranked != hw.derive(result.strategy), "the shared weights pick the most probable: nothing is tested"
+    again, _ = derive_run(tmp_path / "run", target_ms=target)
+    assert again == ranked
 
 
 def test_a_lagrange_search_steers_to_its_target_and_derives_within_it(tmp_path):

@@ -14,7 +14,7 @@ from torch import nn
 from supernet.data import DataInfo
 from supernet.gates import child_gates
 from supernet.ops import Pool, search_op
-from supernet.probe import child_accuracy, own_bn_statistics
+from supernet.probe import ChildProbe, child_accuracy, own_bn_statistics
 from supernet.run.metrics import format_row
 from supernet.search import run_search, weight_gradients
 from supernet.spaces.base import fair_children, uniform_choice
@@ -74,6 +74,25 @@ def test_own_bn_statistics_are_the_childs_batch_statistics():
     # eval uses the unbiased variance the buffers keep, training the biased one: equal up to n/(n-1),
     # with n as small as 32 x 2 x 2 in the last cells
     assert torch.allclose(in_train_mode, calibrated, rtol=0.02, atol=0.02)
+
+
+def test_a_probe_runs_each_child_once_and_another_probe_runs_it_again():
+    """A ranked derive and the trust figures ask for the same children: a probe measures a child
+    (whatever the order of its decisions) once; one built later, on trained weights, measures anew."""
+    space, (x, y) = _space(), blobs(64, seed=0).tensors
+    net = space.supernet(DataInfo(1, 3, 8))
+    runs = []
+    net.register_forward_pre_hook(lambda module, args: runs.append(1))
+    gen = torch.Generator().manual_seed(0)
+    choice, other = (uniform_choice(space, gen, allow_none=False) for _ in range(2))
+    probe = ChildProbe(net, [(x, y)], [(x, y)], "cpu")
+    first = probe.accuracy(choice)
+    once = len(runs)
+    assert once == 2        # one calibration batch, one val batch
+    assert probe.accuracy(dict(reversed(list(choice.items())))) == first and len(runs) == once
+    probe.accuracy(other)
+    assert len(runs) == 2 * once
+    assert ChildProbe(net, [(x, y)], [(x, y)], "cpu").accuracy(choice) == first and len(runs) == 3 * once
 
 
 def test_parameter_free_ops_get_a_bn_in_the_search_cell_only():

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from conftest import blobs, tiny_config
 from torch.func import functional_call
 
-import supernet.search as search
+import supernet.probe
 from benchmarks.synthetic import planted_task, recovered_fraction
 from supernet.data import DataInfo
 from supernet.gates import child_gates
@@ -284,7 +284,7 @@ def test_every_strategy_resumes_exactly(tmp_path, monkeypatch, name, extra):
     straight = run_search(cfg, tmp_path / "straight", data=data)
 
     calls = {"n": 0}
-    probe = search.ChildProbe
+    probe = supernet.probe.ChildProbe
 
     def dying(*args, **kwargs):   # killed when epoch 2 starts
         calls["n"] += 1
@@ -292,10 +292,10 @@ def test_every_strategy_resumes_exactly(tmp_path, monkeypatch, name, extra):
             raise KeyboardInterrupt
         return probe(*args, **kwargs)
 
-    monkeypatch.setattr(search, "ChildProbe", dying)
+    monkeypatch.setattr(supernet.probe, "ChildProbe", dying)
     with pytest.raises(KeyboardInterrupt):
         run_search(cfg, tmp_path / "killed", data=data)
-    monkeypatch.setattr(search, "ChildProbe", probe)
+    monkeypatch.setattr(supernet.probe, "ChildProbe", probe)
     cfg.resume = True
     resumed = run_search(cfg, tmp_path / "killed", data=data)
     a, b = (load_checkpoint(tmp_path / run / "checkpoint.pt") for run in ("straight", "killed"))

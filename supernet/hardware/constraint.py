@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 
 from ..gates import Gate
-from ..spaces.base import SearchSpace
+from ..spaces.base import SearchSpace, choice_key
 from ..spaces.knapsack import Knapsack, Pick, Rules, SlotCosts, SlotScores
 from .predict import LatencyPredictor
 
@@ -93,6 +93,14 @@ def constrained_choice(space: SearchSpace, scores: SlotScores, predictor: Latenc
     [``floor * target_ms``, ``target_ms``] (a network far under its budget leaves accuracy
     unbought); when none does, the highest within ``target_ms``; `none` never where the space
     does not derive it, and ``rules`` kept throughout."""
+    return constrained_candidates(space, scores, predictor, target_ms, rules, floor, 1)[0]
+
+
+def constrained_candidates(space: SearchSpace, scores: SlotScores, predictor: LatencyPredictor, target_ms: float,
+                           rules: Rules = Rules(), floor: float = 0.0, k: int = 1) -> list[ConstrainedChoice]:
+    """Up to ``k`` distinct architectures of :func:`constrained_choice`'s window, most probable
+    first: the most probable one per distinct table latency (per latency step in a large space),
+    which a shared-weight ranking then chooses among (``trainer.derive_candidates``)."""
     sacks = knapsacks(space, predictor, rules, scores)
     eps = 1e-9 * max(abs(target_ms), 1.0)
     fastest_ms, fastest_sack, fastest = extreme(sacks, True)
@@ -102,19 +110,24 @@ def constrained_choice(space: SearchSpace, scores: SlotScores, predictor: Latenc
                          "(strategy.max_skip) or shrink the space")
     windows = [(floor * target_ms - eps, target_ms + eps), (-np.inf, target_ms + eps)]
     labels, error = [(fastest_ms, -np.inf, fastest, fastest_sack)], 0.0
-    if sum(k.size() for k in sacks) <= EXACT_LIMIT:
-        for k in sacks:
-            labels += [(*label, k) for label in k.labels(lambda ms: ms, lambda a, b: a[1] > b[1])]
+    if sum(sack.size() for sack in sacks) <= EXACT_LIMIT:
+        for sack in sacks:
+            labels += [(*label, sack) for label in sack.labels(lambda ms: ms, lambda a, b: a[1] > b[1])]
     else:
         step = max(extreme(sacks, False)[0] - fastest_ms, eps) / RESOLUTION
-        for k in sacks:
-            labels += [(*label, k) for label in k.bucketed(step, windows)]
-        error = max(len(k.slots) for k in sacks) * step
+        for sack in sacks:
+            labels += [(*label, sack) for label in sack.bucketed(step, windows)]
+        error = max(len(sack.slots) for sack in sacks) * step
     for low, high in windows:
-        within = [label for label in labels if low <= label[0] <= high]
-        if within:
-            ms, _, picks, sack = max(within, key=lambda label: label[1])
-            return ConstrainedChoice(sack.choice(picks), ms, error)
+        out: dict[tuple, ConstrainedChoice] = {}
+        for ms, _, picks, sack in sorted((label for label in labels if low <= label[0] <= high),
+                                         key=lambda label: -label[1]):
+            choice = sack.choice(picks)
+            out.setdefault(choice_key(choice), ConstrainedChoice(choice, ms, error))
+            if len(out) == k:
+                break
+        if out:
+            return list(out.values())
     raise AssertionError("the fastest architecture is within the target")
 
 

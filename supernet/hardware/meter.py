@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..latency.table import measurement_meta
-from ..spaces.base import SearchSpace
+from ..spaces.base import SearchSpace, choice_key
 from .predict import LatencyPredictor
 from .profile import DRIFT, Bench, end_to_end_ms, table_drift
 
@@ -26,7 +26,7 @@ class DeviceMeter:
 
     def child_ms(self, choice: Mapping[str, int]) -> float:
         """A child's end-to-end ms, timed once per child (ProxylessNAS's REINFORCE reward)."""
-        key = tuple(sorted(choice.items()))
+        key = choice_key(choice)
         if key not in self.cache:
             self.cache[key] = self.measure(self.space.genotype(choice))[0]
         return self.cache[key]

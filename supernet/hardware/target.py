@@ -18,7 +18,7 @@ from ..gates import Gate
 from ..latency.loss import LOSS_FORMS, DualMultiplier, check_target, latency_loss, mnas_reward
 from ..latency.table import MissingEntryError, load_table
 from ..spaces.base import SearchSpace, space_class
-from .constraint import RejectOverTarget, Rules, constrained_choice, latency_bounds, ms_up
+from .constraint import RejectOverTarget, Rules, constrained_candidates, latency_bounds, ms_up
 from .meter import DeviceMeter
 from .predict import LatencyPredictor
 from .profile import Bench
@@ -73,11 +73,15 @@ class HardwareTarget:
         return self.of_choice({k: g.active for k, g in gates.items()})
 
     def derive(self, strategy):
-        genotype = strategy.derive()
+        return self.space.genotype(self.candidates(strategy, 1)[0])
+
+    def candidates(self, strategy, k: int) -> list[dict[str, int]]:
+        """Up to ``k`` of the most probable choices the derive may return, its own first: within the
+        target when the derive is constrained."""
         if not self.cfg.constrained_derive:
-            return genotype
-        return self.space.genotype(constrained_choice(self.space, strategy.slot_scores, self.predictor,
-                                                      self.derive_ms, strategy.rules, self.cfg.derive_floor).choice)
+            return strategy.candidates(k)
+        return [c.choice for c in constrained_candidates(self.space, strategy.slot_scores, self.predictor,
+                                                         self.derive_ms, strategy.rules, self.cfg.derive_floor, k)]
 
     @property
     def derive_ms(self) -> float:

@@ -314,6 +314,11 @@ def one_hot(space: SearchSpace, choice: Mapping[str, int]) -> dict[str, Tensor]:
             for d in space.decisions}
 
 
+def choice_key(choice: Mapping[str, int]) -> tuple:
+    """A choice as a dict key, whatever the order of its decisions."""
+    return tuple(sorted(choice.items()))
+
+
 def uniform_choice(space: SearchSpace, generator: torch.Generator, allow_none: bool) -> dict[str, int]:
     """A child drawn uniformly from every decision's candidates (`none` excluded unless allowed)."""
     choice = {}

@@ -6,6 +6,7 @@ read) in the state.  The spaces derive with it (the most probable architecture t
 admit); the hardware floor adds latency costs (the latency-constrained derive)."""
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
@@ -141,6 +142,22 @@ class Knapsack:
     def most_probable(self) -> dict[str, int]:
         """The admissible choice of the highest score, latency aside."""
         return self.choice(self.best(lambda label: label[1])[2])
+
+    def top(self, k: int) -> list[dict[str, int]]:
+        """The ``k`` admissible choices of the highest score, best first: exact, keeping the
+        ``k`` best prefixes per state (a prefix outside them completes worse than they do)."""
+        layer: dict = {self.start(): [(0.0, None)]}
+        for i, slot in enumerate(self.slots):
+            nxt: dict = {}
+            for state, prefixes in layer.items():
+                for pick in slot.picks:
+                    ns = self.step(i, state, pick)
+                    if ns is not None:
+                        nxt.setdefault(ns, []).extend((score + pick.score, (back, pick)) for score, back in prefixes)
+            layer = {state: heapq.nlargest(k, prefixes, key=lambda p: p[0]) for state, prefixes in nxt.items()}
+        final = heapq.nlargest(k, (p for state, prefixes in layer.items() if self.admissible(state) for p in prefixes),
+                               key=lambda p: p[0])
+        return [self.choice(unwind(back)) for _, back in final]
 
     def extreme(self, fastest: bool) -> tuple[float, list[Pick]]:
         """The exact fastest (or slowest) admissible architecture: (ms, picks)."""

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gates import Gate, child_gates
-from ..spaces.base import Decision, Edge, SearchSpace, build_space, derivable, path_weights
-from ..spaces.knapsack import Rules
+from ..spaces.base import Decision, Edge, SearchSpace, build_space, choice_key, derivable, path_weights
+from ..spaces.knapsack import Knapsack, Rules
 
 
 @dataclass
@@ -178,6 +178,15 @@ class Strategy(nn.Module):
         every cell reaches the classifier, the skip cap)."""
         return self.space.genotype(self.space.derive_rules(self.derive_choice(), self.op_scores, self.rules.max_skip,
                                                            self.probabilities()))
+
+    def candidates(self, k: int) -> list[dict[str, int]]:
+        """Up to ``k`` of the most probable choices derive may return, :meth:`derive`'s first: what a
+        shared-weight ranking chooses among (``trainer.derive_candidates``)."""
+        out = {}
+        for choice in [self.space.choice_of(self.derive())] + (Knapsack(self.space, self.rules, self.slot_scores).top(k)
+                                                                if k > 1 else []):
+            out.setdefault(choice_key(choice), choice)
+        return list(out.values())[:k]
 
     @property
     def rules(self) -> Rules:
