@@ -1,9 +1,13 @@
-"""Which torch thread count the default search should run with: the median weight-step time of
-the default search (digits, the default cell supernet and batch, one sampled child per step) with
-1 thread and with torch's default (one per core), on a quiet machine and with ``--hogs`` other
-CPU-bound processes running (a shared or busy machine).  Each case runs in a fresh process.
+"""How the search should compute on a CPU: the median weight-step time of a search (one sampled
+child per step; by default the default search: digits, the default cell supernet and batch), and
+the median time to load its augmented batch (1 thread, channels-last), with
+1 thread and with torch's default (one per core), each with the supernet's weights in contiguous
+and in channels-last memory format (``trainer.channels_last``), on a quiet machine and with
+``--hogs`` other CPU-bound processes running (a shared or busy machine).  Each case runs in a
+fresh process; hydra overrides pick another search (the NAS-Bench-201 supernet:
+``space=nasbench201 data=cifar10_folder``).
 
-    python -m benchmarks.threads [--steps 60] [--hogs 1]
+    python -m benchmarks.threads [--steps 60] [--hogs 1] [hydra overrides]
 """
 from __future__ import annotations
 
@@ -16,46 +20,54 @@ import time
 
 import torch
 
-from benchmarks.harness import ROOT
+from benchmarks.harness import ROOT, search_config
+from supernet.config import register_configs
 
 HOG = "while True: pass"
 
 
-def worker(threads: int, steps: int) -> float:
-    from supernet.config import SearchConfig
-    from supernet.data import build_search_data, search_loader
+def worker(threads: int, channels_last: bool, steps: int, overrides: list[str]) -> tuple[float, float]:
+    from supernet.data import PerSampleAugment, build_search_data, search_loader
     from supernet.distributed import World
+    from supernet.probe import search_supernet
     from supernet.search import weight_step
     from supernet.strategies import build_space_and_strategy
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = SearchConfig()
+    cfg = search_config(overrides + [f"trainer.channels_last={channels_last}"])
     space, strategy = build_space_and_strategy(cfg)
     train, _, info = build_search_data(cfg.data, cfg.seed)
-    net = space.supernet(info)
+    net = search_supernet(space, info, cfg.trainer)
     opt = torch.optim.SGD(net.parameters(), cfg.trainer.lr, momentum=cfg.trainer.momentum)
-    times, epoch = [], 0
+    train = PerSampleAugment(train, cfg.seed)       # as the search loads it
+    times, loads, epoch = [], [], 0
     while len(times) < steps:
-        for x, y in search_loader(train, cfg.data.batch_size, cfg.seed, World(), epoch):
+        train.set_epoch(epoch)
+        batches = iter(search_loader(train, cfg.data.batch_size, cfg.seed, World(), epoch))
+        while len(times) < steps:
             t0 = time.perf_counter()
-            weight_step(net, net, strategy, opt, x, y, {}, cfg.trainer)
-            times.append(time.perf_counter() - t0)
-            if len(times) == steps:
+            batch = next(batches, None)
+            if batch is None:
                 break
+            t1 = time.perf_counter()
+            weight_step(net, net, strategy, opt, *batch, {}, cfg.trainer)
+            times.append(time.perf_counter() - t1)
+            loads.append(t1 - t0)
         epoch += 1
-    return 1000 * statistics.median(times[5:])
+    return 1000 * statistics.median(times[5:]), 1000 * statistics.median(loads[5:])
 
 
-def run_case(threads: int, steps: int, hogs: int) -> float:
+def run_case(threads: int, channels_last: bool, steps: int, hogs: int, overrides: list[str]) -> tuple[float, float]:
     procs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(hogs)]
     try:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.threads", "--worker", str(threads), "--steps",
-                              str(steps)], capture_output=True, text=True, check=True, timeout=1800, cwd=ROOT)
+        out = subprocess.run([sys.executable, "-m", "benchmarks.threads", "--worker", str(threads),
+                              "--channels-last", str(int(channels_last)), "--steps", str(steps), *overrides],
+                             capture_output=True, text=True, check=True, timeout=1800, cwd=ROOT)
     finally:
         for p in procs:
             p.kill()
-    return json.loads(out.stdout.strip().splitlines()[-1])["ms"]
+    return tuple(json.loads(out.stdout.strip().splitlines()[-1])["ms"])
 
 
 def main() -> None:
@@ -63,16 +75,23 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--hogs", type=int, default=1, help="CPU-bound processes running beside the busy case")
     p.add_argument("--worker", type=int, help=argparse.SUPPRESS)
-    a = p.parse_args()
+    p.add_argument("--channels-last", type=int, default=0, help=argparse.SUPPRESS)
+    a, overrides = p.parse_known_args()
+    register_configs()
     if a.worker is not None:
-        print(json.dumps({"ms": worker(a.worker, a.steps)}))
+        print(json.dumps({"ms": worker(a.worker, bool(a.channels_last), a.steps, overrides)}))
         return
     default = torch.get_num_threads()
-    print(f"default search weight step, median of {a.steps - 5} steps; torch's default here: {default} threads")
-    print(f"{'machine':18s} {'1 thread ms':>11s} {f'{default} threads ms':>12s} {'default / 1':>11s}")
+    print(f"search weight step ({' '.join(overrides) or 'the default search'}), median of {a.steps - 5} steps, ms; "
+          f"torch's default here: {default} threads")
+    cases = [(threads, cl) for threads in (1, default) for cl in (False, True)]
+    names = [f"{t} thr{' CL' if cl else ''}" for t, cl in cases]
+    print(f"{'machine':18s} " + " ".join(f"{n:>10s}" for n in names) + f" {'CL / contiguous (1 thr)':>24s}"
+          f" {'loading a batch':>16s}")
     for label, hogs in (("quiet", 0), (f"busy ({a.hogs} hog)", a.hogs)):
-        one, many = run_case(1, a.steps, hogs), run_case(default, a.steps, hogs)
-        print(f"{label:18s} {one:11.1f} {many:12.1f} {many / one:11.2f}", flush=True)
+        ms, loads = zip(*(run_case(t, cl, a.steps, hogs, overrides) for t, cl in cases))
+        print(f"{label:18s} " + " ".join(f"{m:10.1f}" for m in ms) + f" {ms[1] / ms[0]:24.2f} {loads[1]:16.1f}",
+              flush=True)
 
 
 if __name__ == "__main__":

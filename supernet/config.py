@@ -60,6 +60,8 @@ class TrainerConfig:
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     device: str = "cpu"
+    channels_last: bool = True      # the supernet's convolutions in channels-last memory format: a weight step
+                                    # 1.3x faster on a CPU (digits and NAS-Bench-201: benchmarks/threads.py)
     threads: int = 1                # torch.set_num_threads (0: torch's default, one per core); 1 because a
                                     # busy core stalls the others (benchmarks/threads.py)
     progress: bool = True
@@ -199,7 +201,7 @@ class RetrainTrainerConfig:
     ema: bool = False               # keep timm's EMA of the weights and report its accuracy too
     ema_decay: float = 0.9998
     amp: bool = True                # bf16 autocast, on a GPU only
-    channels_last: bool = True      # on a GPU only
+    channels_last: bool = True      # channels-last memory format (CPU too: 1.4x, benchmarks/retrain_throughput.py)
     device: str = "cpu"
     threads: int = 0                # torch.set_num_threads (0: leave as is)
     progress: bool = True

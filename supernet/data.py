@@ -83,8 +83,9 @@ class PerSampleAugment(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, i: int):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i) % 2 ** 63)
+        with torch.random.fork_rng(devices=[]):     # the CPU generator alone: torch.manual_seed would also queue
+            # a seed for every accelerator with a stack trace each time, half an epoch of a small search on a CPU
+            torch.default_generator.manual_seed(((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i) % 2 ** 63)
             return self.dataset[i]
 
 

@@ -100,10 +100,16 @@ def child_probe(net: torch.nn.Module, train_set: Dataset, val_set: Dataset, cfg,
     return ChildProbe(net, *loaders, device, world)
 
 
+def search_supernet(space: SearchSpace, info, trainer) -> nn.Module:
+    """The supernet a search trains, in the memory format it computes in (``trainer.channels_last``)."""
+    return space.supernet(info).to(memory_format=torch.channels_last if trainer.channels_last
+                                   else torch.contiguous_format)
+
+
 def checkpoint_probe(state: Mapping, cfg, space: SearchSpace) -> ChildProbe:
     """The probe of the search (config ``cfg``) whose checkpoint ``state`` holds the "net" and
     "epoch", rebuilt from its data settings: a child scores here what that search measured."""
     train, val, info = build_search_data(cfg.data, cfg.seed)
-    net = space.supernet(info)
+    net = search_supernet(space, info, cfg.trainer)
     net.load_state_dict(state["net"])
     return child_probe(net, PerSampleAugment(train, cfg.seed), val, cfg, World(), state["epoch"], torch.device("cpu"))

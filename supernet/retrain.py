@@ -1,7 +1,7 @@
 """Retrain a genotype from scratch with the recipe of the NASNet/DARTS papers: ScheduledDropPath,
 cutout (``data.cutout``), the auxiliary loss, label smoothing (ImageNet), a cosine schedule,
-gradient clipping, weight decay, optionally an EMA of the weights; bf16 autocast and
-channels_last on a GPU.  Optimizer, schedule and EMA are timm's.
+gradient clipping, weight decay, optionally an EMA of the weights; channels_last, and bf16
+autocast on a GPU.  Optimizer, schedule and EMA are timm's.
 
 Resume is exact, as in search: the checkpoint after every epoch holds weights, optimizer,
 schedule, EMA and the RNG state, and the loader reshuffles from ``(seed, epoch)``.
@@ -103,7 +103,6 @@ class RetrainRun:
         """Everything a claimed run holds: data, network, optimizer, schedule, EMA."""
         cfg, tr = self.cfg, self.cfg.trainer
         self.device = torch.device(tr.device)
-        on_gpu = self.device.type == "cuda"
         torch.manual_seed(cfg.seed)
         if data is None:
             train_set, self.info = build_dataset(cfg.data, train=True, augment=True)
@@ -111,9 +110,9 @@ class RetrainRun:
         else:
             train_set, self.test_set, self.info = data
         self.train_set = PerSampleAugment(train_set, cfg.seed)
-        self.memory_format = torch.channels_last if on_gpu and tr.channels_last else torch.contiguous_format
+        self.memory_format = torch.channels_last if tr.channels_last else torch.contiguous_format
         self.net = build_model(cfg, self.genotype, self.info).to(self.device).to(memory_format=self.memory_format)
-        self.amp = on_gpu and tr.amp
+        self.amp = self.device.type == "cuda" and tr.amp
         # DARTS decays every weight (BN and biases too), hence no timm bias/BN filtering.
         self.opt = create_optimizer_v2(self.net, opt=tr.optimizer, lr=tr.lr, weight_decay=tr.weight_decay,
                                        momentum=tr.momentum, filter_bias_and_bn=False)

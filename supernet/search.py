@@ -33,7 +33,7 @@ from .distributed import World, all_reduce_sum, average_gradients, convert_batch
 from .gates import child_gates
 from .hardware.target import hardware_target
 from .ops import set_skip_dropout
-from .probe import ChildProbe, child_probe
+from .probe import ChildProbe, child_probe, search_supernet
 from .run import OtherRunError, RunFolder, changed_settings, flat_keys, restore_rng
 from .spaces import build_space
 from .spaces.base import SearchSpace, fair_children, uniform_choice
@@ -56,8 +56,9 @@ class SearchResult:
 
 # what may change when a search is resumed (where and how it runs, what it reports, how long)
 FREE_ON_RESUME = ("resume", "data.root", "data.download", "data.num_workers", "trainer.device", "trainer.threads",
-                  "trainer.progress", "trainer.tensorboard", "trainer.stop_at_skips", "trainer.final_quality_children",
-                  "trainer.epochs", "trainer.measure_every", "benchmark.table", "benchmark.column")
+                  "trainer.channels_last", "trainer.progress", "trainer.tensorboard", "trainer.stop_at_skips",
+                  "trainer.final_quality_children", "trainer.epochs", "trainer.measure_every", "benchmark.table",
+                  "benchmark.column")
 NAN_KNOBS = "trainer.lr or strategy.arch_lr, or a tighter trainer.grad_clip"
 # what a warm-up depends on: a run started from another's warm-up (trainer.init_from) must agree on it
 WARMUP_SETTINGS = ("data", "space", "seed", "trainer.warmup_epochs", "trainer.topology_warmup_epochs",
@@ -186,7 +187,7 @@ class SearchRun:
         self.hw = hardware_target(cfg, self.space, self.info, strategy_class(cfg.strategy.name))
         self.strategy = build_strategy(self.space, cfg.strategy, **(self.hw.strategy_parts if self.hw else {}))
         self.strategy.seed(cfg.seed)
-        self.net = self.space.supernet(self.info)
+        self.net = search_supernet(self.space, self.info, tr)
         if world.distributed:
             convert_batchnorm(self.net, device)
             average_gradients(self.strategy.parameters())

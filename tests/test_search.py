@@ -225,6 +225,18 @@ def test_a_resume_runs_the_search_it_continues(tmp_path, tiny_data):
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["trainer"]["epochs"] == 6
 
 
+def test_channels_last_is_how_a_search_computes_not_what_it_searches(tmp_path, tiny_data):
+    """The supernet's convolutions run channels-last by default; the format may change on resume."""
+    result = run_search(tiny_config(**{"trainer.epochs": 2}), tmp_path, data=tiny_data)
+    def strides(net, fmt):     # size-1 dims make both formats "contiguous": compare the strides themselves
+        return [(p.stride(), p.contiguous(memory_format=fmt).stride()) for p in net.parameters() if p.dim() == 4]
+
+    assert all(a == b for a, b in strides(result.net, torch.channels_last))
+    longer = tiny_config(**{"trainer.epochs": 3, "trainer.channels_last": False, "resume": True})
+    result = run_search(longer, tmp_path, data=tiny_data)
+    assert len(result.metrics) == 3 and all(a == b for a, b in strides(result.net, torch.contiguous_format))
+
+
 def _rows(result):
     """A search's metrics rows, seconds aside, as JSON (nan == nan)."""
     return [json.dumps({k: v for k, v in row.items() if k != "seconds"}) for row in result.metrics]
