@@ -1,8 +1,9 @@
 """Searches in NAS-Bench-201 on CIFAR-10, judged by the benchmark's published figures: for each
 strategy and search seed the derived architecture and its table figures (mean, sd and the space's
-percentile per strategy, beside the published searches), and how well the supernet ranks: Kendall
-tau between the shared-weight accuracy of uniformly drawn architectures (BN re-estimated per
-child, through supernet.probe.ChildProbe) and the table, overall and within the space's top 10%.
+percentile per strategy, beside the published searches), and how well each seed's supernet ranks:
+Kendall tau between the shared-weight accuracy of uniformly drawn architectures (BN re-estimated
+per child, through supernet.probe.ChildProbe) and the table, overall and within the space's top
+10%, and its mean over the seeds.
 
 Every search of a seed starts from one shared warm-up (uniform single-path children; a run with
 trainer.stop_after_warmup=true, then trainer.init_from), and every search and every ranked child
@@ -65,21 +66,26 @@ def ranking(folder: Path, children: int, cache: Path) -> dict[str, float]:
 
 
 def rank_and_print(keep: Path, args, table: BenchmarkTable, column: str,
-                   by_arch: dict[str, float]) -> dict[str, float]:
+                   by_arch: dict[str, float]) -> dict[int, dict[str, float]]:
     """Ranks ``args.children`` uniform architectures on the final supernet of ``args.rank_strategy``
-    (seed: the first), prints the Kendall taus with the table, and returns the shared-weight accuracies."""
-    rank_run = keep / f"seed{args.seeds[0]}" / args.rank_strategy
-    shared = ranking(rank_run, args.children, keep / f"ranking_{args.rank_strategy}_seed{args.seeds[0]}.json")
-    archs = list(shared)
-    truth = [by_arch[a] for a in archs]
-    tau = kendalltau([shared[a] for a in archs], truth).statistic
+    of every seed, prints the Kendall taus with the table (per seed, and their mean and sd), and
+    returns the shared-weight accuracies per seed."""
     top_line = table.value_at(column, 90)
-    top = [a for a in archs if by_arch[a] >= top_line]
-    tau_top = (kendalltau([shared[a] for a in top], [by_arch[a] for a in top]).statistic if len(top) > 2
-               else float("nan"))
-    print(f"\nranking on the shared weights of {rank_run} ({len(archs)} uniform architectures):")
-    print(f"  Kendall tau with {column}: {tau:.3f} +- {tau_sampling_error(len(archs)):.3f} overall; "
-          f"{tau_top:.3f} +- {tau_sampling_error(max(len(top), 2)):.3f} among the {len(top)} in the space's top 10%")
+    shared, taus = {}, []
+    for seed in args.seeds:
+        rank_run = keep / f"seed{seed}" / args.rank_strategy
+        shared[seed] = ranking(rank_run, args.children, keep / f"ranking_{args.rank_strategy}_seed{seed}.json")
+        archs = list(shared[seed])
+        taus.append(kendalltau([shared[seed][a] for a in archs], [by_arch[a] for a in archs]).statistic)
+        top = [a for a in archs if by_arch[a] >= top_line]
+        tau_top = (kendalltau([shared[seed][a] for a in top], [by_arch[a] for a in top]).statistic if len(top) > 2
+                   else float("nan"))
+        print(f"ranking on the shared weights of {rank_run} ({len(archs)} uniform architectures): Kendall tau with "
+              f"{column} {taus[-1]:.3f} +- {tau_sampling_error(len(archs)):.3f} overall; {tau_top:.3f} +- "
+              f"{tau_sampling_error(max(len(top), 2)):.3f} among the {len(top)} in the space's top 10%")
+    if len(taus) > 1:
+        print(f"Kendall tau over the {len(taus)} seeds' supernets: {statistics.fmean(taus):.3f} "
+              f"+- {statistics.stdev(taus):.3f} (sd)")
     return shared
 
 
@@ -93,7 +99,7 @@ def main() -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--children", type=int, default=100,
                    help="uniform architectures ranked on the shared weights (0: no ranking)")
-    p.add_argument("--rank-strategy", default="random", help="whose final supernet (seed: the first) is ranked")
+    p.add_argument("--rank-strategy", default="random", help="whose final supernets (every seed's) are ranked")
     p.add_argument("--keep", default=str(ROOT / "benchmarks" / ".cache" / "nasbench201"))
     p.add_argument("--out", default=None, help="writes searched.csv and ranking.csv here")
     args, overrides = p.parse_known_args()
@@ -152,8 +158,8 @@ def main() -> None:
             written.append(out / "ranking.csv")
             with written[-1].open("w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["arch", "shared_weight_accuracy", column])
-                w.writerows([a, acc, by_arch[a]] for a, acc in shared.items())
+                w.writerow(["seed", "arch", "shared_weight_accuracy", column])
+                w.writerows([seed, a, acc, by_arch[a]] for seed, accs in shared.items() for a, acc in accs.items())
         print("wrote " + " and ".join(map(str, written)))
 
 
