@@ -76,10 +76,13 @@ def rank_and_print(keep: Path, args, table: BenchmarkTable, column: str,
         rank_run = keep / f"seed{seed}" / args.rank_strategy
         shared[seed] = ranking(rank_run, args.children, keep / f"ranking_{args.rank_strategy}_seed{seed}.json")
         archs = list(shared[seed])
-        taus.append(kendalltau([shared[seed][a] for a in archs], [by_arch[a] for a in archs]).statistic)
+
+        def tau(among: list[str]) -> float:
+            return kendalltau([shared[seed][a] for a in among], [by_arch[a] for a in among]).statistic
+
+        taus.append(tau(archs))
         top = [a for a in archs if by_arch[a] >= top_line]
-        tau_top = (kendalltau([shared[seed][a] for a in top], [by_arch[a] for a in top]).statistic if len(top) > 2
-                   else float("nan"))
+        tau_top = tau(top) if len(top) > 2 else float("nan")
         print(f"ranking on the shared weights of {rank_run} ({len(archs)} uniform architectures): Kendall tau with "
               f"{column} {taus[-1]:.3f} +- {tau_sampling_error(len(archs)):.3f} overall; {tau_top:.3f} +- "
               f"{tau_sampling_error(max(len(top), 2)):.3f} among the {len(top)} in the space's top 10%")
