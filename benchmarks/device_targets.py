@@ -2,7 +2,10 @@
 and the true accuracy-latency front: for each device (a table fitted by fit_latency.py from the
 shared latency file) and targets at the 25th, 50th and 75th percentile of its published
 latencies, the derived architecture's published latency, its 12-epoch accuracy, the best
-accuracy among all architectures published within the target (the front) and the gap.
+accuracy among all architectures published within the target (the front) and the gap, split
+into what the derive's window costs (the best accuracy it admits: table latency within
+[latency.derive_floor T', T'], T' the target less latency.derive_margin, under the derive rules)
+and what the choice within it costs; the mean gap per target percentile.
 
 Two ways per strategy: a search per (device, target) (``--per-target``: latency.loss=lagrange and
 the constrained derive; one shared warm-up per seed, as benchmarks/nasbench201.py keeps it), and
@@ -30,6 +33,7 @@ from benchmarks.harness import DERIVE_SETTINGS, ROOT, Rederive, search_config, s
 from supernet.benchmark_table import BenchmarkTable
 from supernet.config import register_configs
 from supernet.genotypes import resolve_genotype
+from supernet.hardware.target import HardwareTarget
 from supernet.spaces import build_space
 from supernet.strategies import STRATEGIES
 
@@ -46,6 +50,27 @@ def front(latency: BenchmarkTable, accuracy: BenchmarkTable, column: str, device
         ms.append(m)
         best.append(running)
     return lambda target: best[bisect_right(ms, target) - 1]
+
+
+class WindowFront:
+    """The best accuracy among the architectures a constrained derive may return on a device's
+    table: the front as the derive sees it, before it chooses (every admissible architecture's
+    table latency is computed once per device)."""
+
+    def __init__(self, accuracy: BenchmarkTable, column: str):
+        self.accuracy, self.column = accuracy, column
+        self.ms: dict[tuple[str, int], dict] = {}
+
+    def __call__(self, device: str, hw: HardwareTarget, max_skip: int) -> float:
+        space = hw.space
+        if (device, max_skip) not in self.ms:
+            self.ms[device, max_skip] = {g: hw.of_genotype(g) for g in self.accuracy.figures
+                                         if space.admissible(space.choice_of(g), max_skip)}
+        ms, high = self.ms[device, max_skip], hw.derive_ms
+        eps = 1e-9 * max(high, 1.0)
+        window = ([g for g, m in ms.items() if hw.cfg.derive_floor * high - eps <= m <= high + eps]
+                  or [g for g, m in ms.items() if m <= high + eps])
+        return max(self.accuracy.figures[g][self.column] for g in window)
 
 
 def main() -> None:
@@ -73,7 +98,7 @@ def main() -> None:
     column = accuracy.column(args.column)
     print(f"devices judged by {args.latency}, accuracy {column} of {args.table}; searches in {keep}")
 
-    cases = []
+    cases, window_front = [], WindowFront(accuracy, column)
     for seed in args.seeds:
         warm = warmed_up(keep, seed, base)[0]
         for name in args.strategies:
@@ -86,6 +111,7 @@ def main() -> None:
                 best = front(latency, accuracy, column, dev_col)
                 for q in QUANTILES:
                     target = round(latency.value_at(dev_col, q), 3)
+                    window = window_front(device, rederive.target(device, target), rederive.strategy.rules.max_skip)
                     ways = {"derived from one search": rederive.at(device, target)}
                     if args.per_target:
                         run = keep / f"seed{seed}" / f"{name}_{device}_{target:g}ms"
@@ -97,21 +123,28 @@ def main() -> None:
                         g = resolve_genotype(arch)
                         case = {"device": device, "quantile": q, "target_ms": target, "strategy": name, "how": how,
                                 "seed": seed, "arch": arch, "published_ms": latency[g][dev_col],
-                                "accuracy": accuracy[g][column], "front_accuracy": best(target)}
+                                "accuracy": accuracy[g][column], "front_accuracy": best(target),
+                                "window_accuracy": window}
                         cases.append(case)
                         print(f"  {device:18s} {q}th {target:7.2f} ms  {name:9s} {how:24s} published "
                               f"{case['published_ms']:7.2f} ms  {case['accuracy']:6.2f} "
                               f"(front {case['front_accuracy']:6.2f})  {arch}", flush=True)
 
     print(f"\n{'strategy':10s} {'how':24s} {'cases':>5s} {'<= T':>6s} {'<= 1.05T':>8s} {'mean gap':>8s} "
-          f"{'max gap':>7s}")
+          f"{'max gap':>7s} {'window':>6s} {'choice':>6s}  " + " ".join(f"{q}th".rjust(5) for q in QUANTILES))
     for key in sorted({(c["strategy"], c["how"]) for c in cases}):
         group = [c for c in cases if (c["strategy"], c["how"]) == key]
         gaps = [c["front_accuracy"] - c["accuracy"] for c in group]
+        per_q = [statistics.fmean(c["front_accuracy"] - c["accuracy"] for c in group if c["quantile"] == q)
+                 for q in QUANTILES]
         print(f"{key[0]:10s} {key[1]:24s} {len(group):5d} "
               f"{sum(c['published_ms'] <= c['target_ms'] for c in group) / len(group):6.0%} "
               f"{sum(c['published_ms'] <= 1.05 * c['target_ms'] for c in group) / len(group):8.0%} "
-              f"{statistics.fmean(gaps):8.2f} {max(gaps):7.2f}")
+              f"{statistics.fmean(gaps):8.2f} {max(gaps):7.2f} "
+              f"{statistics.fmean(c['front_accuracy'] - c['window_accuracy'] for c in group):6.2f} "
+              f"{statistics.fmean(c['window_accuracy'] - c['accuracy'] for c in group):6.2f}  "
+              + " ".join(f"{g:5.2f}" for g in per_q))
+    print("(mean gap = window: the front less the best the derive's window admits + choice: that less the derived)")
     print("\nat the 50th-percentile target, op counts of the derived cells (derived from one search):")
     for c in cases:
         if c["quantile"] == 50 and c["how"] == "derived from one search":

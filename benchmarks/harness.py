@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from supernet.config import config_dict, search_config_from_dict
 from supernet.data import DataInfo
 from supernet.derive import ranked_derive
-from supernet.hardware.target import hardware_target
+from supernet.hardware.target import HardwareTarget, hardware_target
 from supernet.probe import checkpoint_probe
 from supernet.run import CONFIG_FILE, OtherRunError, changed_settings, flat_keys
 from supernet.run.checkpoint import load_checkpoint
@@ -79,11 +79,15 @@ class Rederive:
         """The architecture derived without a target."""
         return ranked_derive(self.strategy, None, self.cfg.trainer.derive_candidates, self.probe).arch
 
-    def at(self, device: str, target_ms: float) -> str:
-        """The architecture derived within ``target_ms`` on ``device``'s table."""
+    def target(self, device: str, target_ms: float) -> HardwareTarget:
+        """``device``'s table and ``target_ms`` under the derive settings of ``base``."""
         self.cfg.hardware = search_config(self.base + [f"hardware={device}"]).hardware
         self.cfg.latency.target_ms, self.cfg.latency.constrained_derive = target_ms, True
-        hw = hardware_target(self.cfg, self.space, DataInfo(**self.state["info"]), type(self.strategy))
+        return hardware_target(self.cfg, self.space, DataInfo(**self.state["info"]), type(self.strategy))
+
+    def at(self, device: str, target_ms: float) -> str:
+        """The architecture derived within ``target_ms`` on ``device``'s table."""
+        hw = self.target(device, target_ms)
         return ranked_derive(self.strategy, hw, self.cfg.trainer.derive_candidates, self.probe).arch
 
 

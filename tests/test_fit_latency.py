@@ -184,3 +184,36 @@ def test_the_derive_margin_keeps_room_for_the_tables_error(tmp_path):
         hardware_target(cfg, space, INFO, type(strategy))
     cfg.latency.constrained_derive = False       # no constrained derive, so no margin: the target is reachable
     hardware_target(cfg, space, INFO, type(strategy))
+
+
+def test_the_device_benchmark_splits_the_gap_at_the_derives_window(tmp_path):
+    """benchmarks.device_targets' window front: the best accuracy the derive's window admits is
+    at least the derived architecture's, a lower floor admits more, and with no floor and a
+    target above every network it is the best accuracy of the space the derive rules allow."""
+    from benchmarks.device_targets import WindowFront
+    space = NB201Space(init_channels=4, cells_per_stage=1)
+    model, truth = _device(space)
+    genotypes = [g for g in all_genotypes(space.ops) if not space.constant_output(g)]
+    measured = _measured(space, model, truth, genotypes)
+    fit_table(space, model, read_measurements(_write(tmp_path / "m.csv", measured), "dev_ms", space),
+              tmp_path / "dev.yaml", "dev", "a device")
+    rng = random.Random(3)
+    accuracy = BenchmarkTable(_write(tmp_path / "acc.csv", [(g.arch, rng.uniform(10, 90)) for g in genotypes], "acc"),
+                              space)
+    window_front = WindowFront(accuracy, "acc")
+    times = sorted(ms for _, ms in measured)
+    allowed = [g for g in genotypes if space.admissible(space.choice_of(g), space.skip_cap(None))]   # default cap
+    for target in (times[len(times) // 4], times[len(times) // 2], times[-1] * 2):
+        best = {}
+        for floor in (0.0, 0.95):
+            cfg = SearchConfig(space=NB201SpaceConfig(init_channels=4, cells_per_stage=1),
+                               hardware=HardwareConfig(name="dev", table=str(tmp_path / "dev.yaml"), device="dev"),
+                               latency=LatencyConfig(target_ms=target, derive_floor=floor))
+            strategy = build_strategy(space, cfg.strategy)
+            hw = hardware_target(cfg, space, INFO, type(strategy))
+            best[floor] = window_front("dev", hw, strategy.rules.max_skip)
+            assert accuracy[hw.derive(strategy)]["acc"] <= best[floor]
+            reaching = [hw.of_genotype(g) for g in allowed if accuracy[g]["acc"] == best[floor]]
+            assert any(floor * target - 1e-9 <= ms <= target + 1e-9 for ms in reaching) or floor and target > times[-1]
+        assert best[0.0] >= best[0.95]
+    assert best[0.0] == max(accuracy[g]["acc"] for g in allowed)
