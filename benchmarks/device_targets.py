@@ -33,6 +33,7 @@ from benchmarks.harness import DERIVE_SETTINGS, ROOT, Rederive, search_config, s
 from supernet.benchmark_table import BenchmarkTable
 from supernet.config import register_configs
 from supernet.genotypes import resolve_genotype
+from supernet.hardware.constraint import derive_windows
 from supernet.hardware.target import HardwareTarget
 from supernet.spaces import build_space
 from supernet.strategies import STRATEGIES
@@ -66,11 +67,12 @@ class WindowFront:
         if (device, max_skip) not in self.ms:
             self.ms[device, max_skip] = {g: hw.of_genotype(g) for g in self.accuracy.figures
                                          if space.admissible(space.choice_of(g), max_skip)}
-        ms, high = self.ms[device, max_skip], hw.derive_ms
-        eps = 1e-9 * max(high, 1.0)
-        window = ([g for g, m in ms.items() if hw.cfg.derive_floor * high - eps <= m <= high + eps]
-                  or [g for g, m in ms.items() if m <= high + eps])
-        return max(self.accuracy.figures[g][self.column] for g in window)
+        ms = self.ms[device, max_skip]
+        for low, high in derive_windows(hw.derive_ms, hw.cfg.derive_floor):
+            window = [self.accuracy.figures[g][self.column] for g, m in ms.items() if low <= m <= high]
+            if window:
+                return max(window)
+        raise ValueError(f"no architecture the derive rules allow is within {hw.derive_ms} ms on {device}'s table")
 
 
 def main() -> None:
@@ -111,14 +113,15 @@ def main() -> None:
                 best = front(latency, accuracy, column, dev_col)
                 for q in QUANTILES:
                     target = round(latency.value_at(dev_col, q), 3)
-                    window = window_front(device, rederive.target(device, target), rederive.strategy.rules.max_skip)
-                    ways = {"derived from one search": rederive.at(device, target)}
+                    hw = rederive.target(device, target)
+                    window = window_front(device, hw, rederive.strategy.rules.max_skip)
+                    ways = {"derived from one search": rederive.at(hw)}
                     if args.per_target:
                         run = keep / f"seed{seed}" / f"{name}_{device}_{target:g}ms"
                         searched(run, base + [f"seed={seed}", f"strategy={name}", f"trainer.init_from={warm}",
                                               f"hardware={device}", f"latency.target_ms={target}"],
                                  free=DERIVE_SETTINGS)
-                        ways["searched per target"] = Rederive(run, base).at(device, target)
+                        ways["searched per target"] = Rederive(run, base).at(hw)
                     for how, arch in ways.items():
                         g = resolve_genotype(arch)
                         case = {"device": device, "quantile": q, "target_ms": target, "strategy": name, "how": how,

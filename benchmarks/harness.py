@@ -85,9 +85,8 @@ class Rederive:
         self.cfg.latency.target_ms, self.cfg.latency.constrained_derive = target_ms, True
         return hardware_target(self.cfg, self.space, DataInfo(**self.state["info"]), type(self.strategy))
 
-    def at(self, device: str, target_ms: float) -> str:
-        """The architecture derived within ``target_ms`` on ``device``'s table."""
-        hw = self.target(device, target_ms)
+    def at(self, hw: HardwareTarget) -> str:
+        """The architecture derived within the target ``hw`` (of :meth:`target`)."""
         return ranked_derive(self.strategy, hw, self.cfg.trainer.derive_candidates, self.probe).arch
 
 

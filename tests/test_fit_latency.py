@@ -158,21 +158,34 @@ def test_measurement_files_that_cannot_be_fitted_are_refused(tmp_path):
     assert not (tmp_path / "few.yaml").exists()
 
 
-def test_the_derive_margin_keeps_room_for_the_tables_error(tmp_path):
-    """latency.derive_margin=m: the constrained derive's table latency lies in
-    [floor (1 - m) T, (1 - m) T]; a margin outside [0, 1) is refused before training."""
+def _fitted_device(tmp_path):
+    """A table fitted in ``tmp_path`` from a synthetic device's measurements of every network that
+    computes something: the space, those networks and their (arch, ms) rows."""
     space = NB201Space(init_channels=4, cells_per_stage=1)
     model, truth = _device(space)
     genotypes = [g for g in all_genotypes(space.ops) if not space.constant_output(g)]
-    path = _write(tmp_path / "m.csv", _measured(space, model, truth, genotypes))
-    fit_table(space, model, read_measurements(path, "dev_ms", space), tmp_path / "dev.yaml", "dev", "a device")
-    target = statistics.median(ms for _, ms in _measured(space, model, truth, genotypes))
+    measured = _measured(space, model, truth, genotypes)
+    fit_table(space, model, read_measurements(_write(tmp_path / "m.csv", measured), "dev_ms", space),
+              tmp_path / "dev.yaml", "dev", "a device")
+    return space, genotypes, measured
+
+
+def _target(tmp_path, space, **latency):
+    """The config, strategy and hardware target of a search on the table of :func:`_fitted_device`."""
+    cfg = SearchConfig(space=NB201SpaceConfig(init_channels=4, cells_per_stage=1),
+                       hardware=HardwareConfig(name="dev", table=str(tmp_path / "dev.yaml"), device="dev"),
+                       latency=LatencyConfig(**latency))
+    strategy = build_strategy(space, cfg.strategy)
+    return cfg, strategy, hardware_target(cfg, space, INFO, type(strategy))
+
+
+def test_the_derive_margin_keeps_room_for_the_tables_error(tmp_path):
+    """latency.derive_margin=m: the constrained derive's table latency lies in
+    [floor (1 - m) T, (1 - m) T]; a margin outside [0, 1) is refused before training."""
+    space, _, measured = _fitted_device(tmp_path)
+    target = statistics.median(ms for _, ms in measured)
     for margin in (0.0, 0.2):
-        cfg = SearchConfig(space=NB201SpaceConfig(init_channels=4, cells_per_stage=1),
-                           hardware=HardwareConfig(name="dev", table=str(tmp_path / "dev.yaml"), device="dev"),
-                           latency=LatencyConfig(target_ms=target, derive_margin=margin))
-        strategy = build_strategy(space, cfg.strategy)
-        hw = hardware_target(cfg, space, INFO, type(strategy))
+        cfg, strategy, hw = _target(tmp_path, space, target_ms=target, derive_margin=margin)
         ms = hw.of_genotype(hw.derive(strategy))
         assert 0.95 * (1 - margin) * target - 1e-9 <= ms <= (1 - margin) * target + 1e-9
     cfg.latency.derive_margin = 1.0
@@ -191,12 +204,7 @@ def test_the_device_benchmark_splits_the_gap_at_the_derives_window(tmp_path):
     at least the derived architecture's, a lower floor admits more, and with no floor and a
     target above every network it is the best accuracy of the space the derive rules allow."""
     from benchmarks.device_targets import WindowFront
-    space = NB201Space(init_channels=4, cells_per_stage=1)
-    model, truth = _device(space)
-    genotypes = [g for g in all_genotypes(space.ops) if not space.constant_output(g)]
-    measured = _measured(space, model, truth, genotypes)
-    fit_table(space, model, read_measurements(_write(tmp_path / "m.csv", measured), "dev_ms", space),
-              tmp_path / "dev.yaml", "dev", "a device")
+    space, genotypes, measured = _fitted_device(tmp_path)
     rng = random.Random(3)
     accuracy = BenchmarkTable(_write(tmp_path / "acc.csv", [(g.arch, rng.uniform(10, 90)) for g in genotypes], "acc"),
                               space)
@@ -206,11 +214,7 @@ def test_the_device_benchmark_splits_the_gap_at_the_derives_window(tmp_path):
     for target in (times[len(times) // 4], times[len(times) // 2], times[-1] * 2):
         best = {}
         for floor in (0.0, 0.95):
-            cfg = SearchConfig(space=NB201SpaceConfig(init_channels=4, cells_per_stage=1),
-                               hardware=HardwareConfig(name="dev", table=str(tmp_path / "dev.yaml"), device="dev"),
-                               latency=LatencyConfig(target_ms=target, derive_floor=floor))
-            strategy = build_strategy(space, cfg.strategy)
-            hw = hardware_target(cfg, space, INFO, type(strategy))
+            _, strategy, hw = _target(tmp_path, space, target_ms=target, derive_floor=floor)
             best[floor] = window_front("dev", hw, strategy.rules.max_skip)
             assert accuracy[hw.derive(strategy)]["acc"] <= best[floor]
             reaching = [hw.of_genotype(g) for g in allowed if accuracy[g]["acc"] == best[floor]]

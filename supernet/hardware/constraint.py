@@ -96,19 +96,31 @@ def constrained_choice(space: SearchSpace, scores: SlotScores, predictor: Latenc
     return constrained_candidates(space, scores, predictor, target_ms, rules, floor, 1)[0]
 
 
+def tolerance(target_ms: float) -> float:
+    """How far a table latency may pass ``target_ms`` and count as within it (float sums)."""
+    return 1e-9 * max(abs(target_ms), 1.0)
+
+
+def derive_windows(target_ms: float, floor: float) -> list[tuple[float, float]]:
+    """The table-latency windows a constrained derive looks in, in order: [floor T, T], then
+    everything under T (where the first holds no architecture)."""
+    eps = tolerance(target_ms)
+    return [(floor * target_ms - eps, target_ms + eps), (-np.inf, target_ms + eps)]
+
+
 def constrained_candidates(space: SearchSpace, scores: SlotScores, predictor: LatencyPredictor, target_ms: float,
                            rules: Rules = Rules(), floor: float = 0.0, k: int = 1) -> list[ConstrainedChoice]:
     """Up to ``k`` distinct architectures of :func:`constrained_choice`'s window, most probable
     first: the most probable one per distinct table latency (per latency step in a large space),
     which a shared-weight ranking then chooses among (``trainer.derive_candidates``)."""
     sacks = knapsacks(space, predictor, rules, scores)
-    eps = 1e-9 * max(abs(target_ms), 1.0)
+    eps = tolerance(target_ms)
     fastest_ms, fastest_sack, fastest = extreme(sacks, True)
     if fastest_ms > target_ms + eps:
         raise ValueError(f"no architecture of this space is within latency.target_ms={target_ms}: the fastest the "
                          f"derive rules allow is {ms_up(fastest_ms)} ms; raise the target, the skip cap "
                          "(strategy.max_skip) or shrink the space")
-    windows = [(floor * target_ms - eps, target_ms + eps), (-np.inf, target_ms + eps)]
+    windows = derive_windows(target_ms, floor)
     labels, error = [(fastest_ms, -np.inf, fastest, fastest_sack)], 0.0
     if sum(sack.size() for sack in sacks) <= EXACT_LIMIT:
         for sack in sacks:
